@@ -1,0 +1,213 @@
+package caddymodule
+
+import (
+	"errors"
+	"net/http"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-payments/caddy-payments/providers"
+	"github.com/caddy-payments/caddy-payments/store"
+)
+
+// servePayments is /payments: POST creates, GET finds by reference.
+func (h *Handler) servePayments(w http.ResponseWriter, r *http.Request, c call) error {
+	if r.Method == http.MethodGet {
+		return h.serveFindPayment(w, r)
+	}
+	return h.serveCreatePayment(w, r)
+}
+
+// serveCreatePayment is POST /payments.
+func (h *Handler) serveCreatePayment(w http.ResponseWriter, r *http.Request) error {
+	body, e := h.readBody(w, r)
+	if e != nil {
+		return writeError(w, e)
+	}
+	var req providers.CreatePayment
+	if e := decodeStrict(body, &req); e != nil {
+		return writeError(w, e)
+	}
+	if e := validatePayment(&req); e != nil {
+		e.Reference = req.Reference
+		return writeError(w, e)
+	}
+	name, p, e := h.provider(req.Provider)
+	if e != nil {
+		e.Reference = req.Reference
+		return writeError(w, e)
+	}
+	caps := p.Capabilities()
+	if e := checkCapabilities(name, caps, &req); e != nil {
+		e.Reference = req.Reference
+		return writeError(w, e)
+	}
+	if err := p.ValidatePayment(&req); err != nil {
+		e := providers.AsError(err)
+		e.Reference = req.Reference
+		return writeError(w, e)
+	}
+	req.Provider = name
+	req.NotificationURL = h.endpointURL("/notifications/" + name)
+	req.GatewayReturnURL = h.endpointURL("/returns/" + name)
+	req.IdempotencyKey = r.Header.Get("Idempotency-Key")
+
+	pay, err := p.CreatePayment(r.Context(), h.doer, &req)
+	if err != nil {
+		e := providers.AsError(err)
+		e.Reference = req.Reference
+		h.logger.Info("payment not created", zap.String("provider", name), zap.String("reference", req.Reference),
+			zap.String("type", e.Type), zap.String("code", e.Code), zap.String("request_sent", e.RequestSent))
+		return writeError(w, e)
+	}
+	h.completePayment(name, pay)
+	if pay.Reference == "" {
+		pay.Reference = req.Reference
+	}
+	rec := &store.PaymentRecord{
+		ID: pay.ID, Provider: name, ProviderRef: pay.ProviderReference, Reference: pay.Reference,
+		Amount: pay.Amount, Currency: pay.Currency, Status: pay.Status,
+		ProviderStatus: pay.ProviderStatus, ProviderMessage: pay.ProviderMessage,
+		Test: pay.Test, CreatedAt: pay.CreatedAt,
+		SuccessURL: req.SuccessURL, FailureURL: req.FailureURL, ReturnURL: req.ReturnURL,
+		History: []store.StatusChange{{Status: string(pay.Status), At: pay.CreatedAt, Source: "create", ProviderStatus: pay.ProviderStatus}},
+	}
+	if _, err := h.store.PutPayment(r.Context(), rec); err != nil {
+		// The provider has the payment; the merchant must know it exists.
+		// Answer with it, and log loudly: refunds will re-read it from the
+		// provider.
+		h.logger.Error("storing payment record", zap.String("payment_id", pay.ID), zap.Error(err))
+	}
+	h.logger.Info("payment created", zap.String("provider", name), zap.String("payment_id", pay.ID),
+		zap.String("reference", pay.Reference), zap.String("status", string(pay.Status)))
+	return writeJSON(w, http.StatusCreated, pay)
+}
+
+// completePayment fills the fields the host owns.
+func (h *Handler) completePayment(name string, pay *providers.Payment) {
+	pay.Object = "payment"
+	pay.Provider = name
+	pay.ID = providers.EncodeID(providers.KindPayment, name, pay.ProviderReference)
+	if pay.CreatedAt.IsZero() {
+		pay.CreatedAt = h.now().UTC()
+	}
+	pay.CreatedAt = pay.CreatedAt.UTC().Truncate(1e9)
+}
+
+// serveGetPayment is GET /payments/{id}: the current status, fetched from
+// the provider and merged with the record under the never-backwards rule.
+func (h *Handler) serveGetPayment(w http.ResponseWriter, r *http.Request, c call) error {
+	name, ref, ok := providers.DecodeID(providers.KindPayment, c.arg)
+	p := h.providers[name]
+	if !ok || p == nil {
+		return writeError(w, providers.NotFound("no such payment: the id is not one this gateway issued for a configured provider"))
+	}
+	pay, err := p.GetPayment(r.Context(), h.doer, ref)
+	if err != nil {
+		return writeError(w, err)
+	}
+	h.completePayment(name, pay)
+	pay, err = h.reconcile(r, name, pay, "fetch")
+	if err != nil {
+		return writeError(w, err)
+	}
+	return writeJSON(w, http.StatusOK, pay)
+}
+
+// reconcile merges a payment fetched from the provider with the record:
+// the record is created when missing, the fetched status is applied when
+// the transition rules allow it (a fetch is a confirmation), and the
+// answer shows the record's status and refunded total.
+func (h *Handler) reconcile(r *http.Request, name string, pay *providers.Payment, source string) (*providers.Payment, error) {
+	ctx := r.Context()
+	rec, err := h.store.GetPayment(ctx, pay.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		rec, err = h.store.PutPayment(ctx, &store.PaymentRecord{
+			ID: pay.ID, Provider: name, ProviderRef: pay.ProviderReference, Reference: pay.Reference,
+			Amount: pay.Amount, Currency: pay.Currency, Status: pay.Status,
+			ProviderStatus: pay.ProviderStatus, ProviderMessage: pay.ProviderMessage, Test: pay.Test, CreatedAt: pay.CreatedAt,
+			History: []store.StatusChange{{Status: string(pay.Status), At: h.now().UTC(), Source: source, ProviderStatus: pay.ProviderStatus}},
+		})
+	}
+	if err != nil {
+		h.logger.Error("reading payment record", zap.String("payment_id", pay.ID), zap.Error(err))
+		return nil, providers.Internal("the payment record could not be read")
+	}
+	if rec.Status != pay.Status {
+		updated, changed, err := h.store.ApplyPaymentStatus(ctx, pay.ID, pay.Status, true,
+			store.StatusChange{Status: string(pay.Status), At: h.now().UTC(), Source: source, ProviderStatus: pay.ProviderStatus})
+		if err != nil {
+			h.logger.Error("updating payment record", zap.String("payment_id", pay.ID), zap.Error(err))
+			return nil, providers.Internal("the payment record could not be updated")
+		}
+		if !changed {
+			h.logger.Info("provider status not applied (would move backwards)", zap.String("payment_id", pay.ID),
+				zap.String("recorded", string(rec.Status)), zap.String("fetched", string(pay.Status)))
+		}
+		rec = updated
+	}
+	return mergeRecord(pay, rec), nil
+}
+
+// mergeRecord shows what the gateway knows better than a single fetch: the
+// status after the transition rules, the amount and currency it created the
+// payment with, the refunded total and the merchant reference.
+func mergeRecord(pay *providers.Payment, rec *store.PaymentRecord) *providers.Payment {
+	out := *pay
+	out.Status = rec.Status
+	out.AmountRefunded = rec.AmountRefunded
+	if rec.Amount > 0 {
+		out.Amount, out.Currency = rec.Amount, rec.Currency
+	}
+	if out.Reference == "" {
+		out.Reference = rec.Reference
+	}
+	if !rec.CreatedAt.IsZero() {
+		out.CreatedAt = rec.CreatedAt.UTC()
+	}
+	if out.Status.Final() {
+		out.NextAction = nil
+	}
+	return &out
+}
+
+// serveFindPayment is GET /payments?provider=<name>&reference=<ref>: find a
+// payment by the merchant reference (after a timeout, say).
+func (h *Handler) serveFindPayment(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	ref := q.Get("reference")
+	if e := validateReference("reference", ref, true); e != nil {
+		return writeError(w, e)
+	}
+	name, p, e := h.provider(q.Get("provider"))
+	if e != nil {
+		return writeError(w, e)
+	}
+	pay, err := p.FindPayment(r.Context(), h.doer, ref)
+	if err != nil {
+		e := providers.AsError(err)
+		e.Reference = ref
+		return writeError(w, e)
+	}
+	h.completePayment(name, pay)
+	pay, err = h.reconcile(r, name, pay, "fetch")
+	if err != nil {
+		return writeError(w, err)
+	}
+	return writeJSON(w, http.StatusOK, pay)
+}
+
+// serveProviders is GET /providers: what each configured account supports,
+// never secrets.
+func (h *Handler) serveProviders(w http.ResponseWriter, r *http.Request, c call) error {
+	type entry struct {
+		Name    string `json:"name"`
+		Default bool   `json:"default"`
+		providers.Capabilities
+	}
+	list := make([]entry, 0, len(h.names))
+	for _, n := range h.names {
+		list = append(list, entry{Name: n, Default: n == h.DefaultProvider || len(h.names) == 1, Capabilities: h.providers[n].Capabilities()})
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": list})
+}

@@ -1,0 +1,183 @@
+package caddymodule
+
+import (
+	"encoding/json"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/dustin/go-humanize"
+
+	"github.com/caddy-payments/caddy-payments/providers"
+)
+
+func init() {
+	httpcaddyfile.RegisterHandlerDirective("payments", parseCaddyfile)
+	// After encode: inside compression, after basic_auth/forward_auth, and
+	// before handle/route/respond/reverse_proxy, so it can wrap a
+	// reverse_proxy to the shop without an `order` option.
+	httpcaddyfile.RegisterDirectiveOrder("payments", httpcaddyfile.After, "encode")
+}
+
+func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	m := new(Handler)
+	err := m.UnmarshalCaddyfile(h.Dispenser)
+	return m, err
+}
+
+// UnmarshalCaddyfile implements caddyfile.Unmarshaler. Syntax:
+//
+//	payments [<matcher>] {
+//		# provider accounts; <type> defaults to <name>
+//		provider <name> [<type>] {
+//			...                          # the provider's own options
+//		}
+//		default_provider <name>
+//
+//		# security
+//		api_token <token> [<token>...]   # or: api_token off
+//		forward_secret <whsec_...> [<previous>...]
+//
+//		# URLs and limits
+//		forward_path <path>
+//		public_url   <url>
+//		max_body     <size>
+//		timeout      <duration>
+//		storage_path <path>
+//	}
+//
+// Secrets (api_token, forward_secret and provider credentials) should be
+// given as {env.NAME} or {file./path} placeholders: those are resolved at
+// provision time and never appear in the adapted JSON or the admin API's
+// /config/. Literal values and {$NAME} (substituted at parse time) do.
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // consume directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	seen := map[string]bool{}
+	once := func(opt string) error {
+		if seen[opt] {
+			return d.Errf("duplicate payments option '%s'", opt)
+		}
+		seen[opt] = true
+		return nil
+	}
+	for d.NextBlock(0) {
+		opt := d.Val()
+		switch opt {
+		case "provider":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			name := d.Val()
+			if !validBlockName(name) {
+				return d.Errf("provider name '%s' must be 1-64 characters of a-z, 0-9, _ or -", name)
+			}
+			if _, dup := h.ProvidersRaw[name]; dup {
+				return d.Errf("duplicate provider '%s'", name)
+			}
+			typ := name
+			if d.NextArg() {
+				typ = d.Val()
+			}
+			if _, err := caddy.GetModule(providers.Namespace + "." + typ); err != nil {
+				return d.Errf("unknown provider type '%s' (known: razorpay, paysage, payabl); give the type after the name: provider %s <type>", typ, name)
+			}
+			unm, err := caddyfile.UnmarshalModule(d, providers.Namespace+"."+typ)
+			if err != nil {
+				return err
+			}
+			if h.ProvidersRaw == nil {
+				h.ProvidersRaw = map[string]json.RawMessage{}
+			}
+			h.ProvidersRaw[name] = caddyconfig.JSONModuleObject(unm, "provider", typ, nil)
+		case "default_provider":
+			if err := once(opt); err != nil {
+				return err
+			}
+			if !d.AllArgs(&h.DefaultProvider) {
+				return d.ArgErr()
+			}
+		case "api_token":
+			if err := once(opt); err != nil {
+				return err
+			}
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			if len(args) == 1 && args[0] == "off" {
+				h.DisableAPIToken = true
+			} else {
+				h.APITokens = args
+			}
+		case "forward_secret":
+			if err := once(opt); err != nil {
+				return err
+			}
+			h.ForwardSecrets = d.RemainingArgs()
+			if len(h.ForwardSecrets) == 0 {
+				return d.ArgErr()
+			}
+		case "forward_path":
+			if err := once(opt); err != nil {
+				return err
+			}
+			if !d.AllArgs(&h.ForwardPath) {
+				return d.ArgErr()
+			}
+			if len(h.ForwardPath) == 0 || h.ForwardPath[0] != '/' {
+				return d.Errf("forward_path must start with /")
+			}
+		case "public_url":
+			if err := once(opt); err != nil {
+				return err
+			}
+			if !d.AllArgs(&h.PublicURL) {
+				return d.ArgErr()
+			}
+		case "max_body":
+			if err := once(opt); err != nil {
+				return err
+			}
+			var v string
+			if !d.AllArgs(&v) {
+				return d.ArgErr()
+			}
+			size, err := humanize.ParseBytes(v)
+			if err != nil || size == 0 || size > 1<<30 {
+				return d.Errf("max_body: '%s' is not a size between 1B and 1GiB (e.g. 1MiB)", v)
+			}
+			h.MaxBody = int64(size)
+		case "timeout":
+			if err := once(opt); err != nil {
+				return err
+			}
+			var v string
+			if !d.AllArgs(&v) {
+				return d.ArgErr()
+			}
+			dur, err := caddy.ParseDuration(v)
+			if err != nil || dur <= 0 {
+				return d.Errf("timeout: '%s' is not a positive duration (e.g. 30s)", v)
+			}
+			h.Timeout = caddy.Duration(dur)
+		case "storage_path":
+			if err := once(opt); err != nil {
+				return err
+			}
+			if !d.AllArgs(&h.StoragePath) {
+				return d.ArgErr()
+			}
+		default:
+			return d.Errf("unrecognized payments option '%s'", opt)
+		}
+	}
+	return nil
+}
+
+// Interface guard
+var _ caddyfile.Unmarshaler = (*Handler)(nil)

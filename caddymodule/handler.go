@@ -1,0 +1,316 @@
+// Package caddymodule is the caddy-payments gateway: the Caddy HTTP handler
+// `http.handlers.payments` (Caddyfile directive `payments`) that serves one
+// canonical payments API in front of several payment providers, and
+// authenticates provider notifications before forwarding them, signed, to
+// the shop behind Caddy. Importing it also registers every provider module
+// and the embedded sandbox.
+package caddymodule
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/caddy-payments/caddy-payments/providers"
+	"github.com/caddy-payments/caddy-payments/store"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// Defaults.
+const (
+	defaultMaxBody = 1 << 20
+	defaultTimeout = 30 * time.Second
+)
+
+// Handler is the payments gateway. It serves the canonical API
+// (POST /payments, GET /payments/{id}, GET /payments?provider=&reference=,
+// POST /payments/{id}/refunds, GET /refunds/{id}, POST /payouts,
+// GET /payouts/{id}, GET /providers), receives provider notifications at
+// POST /notifications/{name} and customer returns at /returns/{name}.
+// Every other request goes to the next handler untouched, so the gateway
+// can sit in front of a shop as a transparent proxy.
+//
+// A verified notification becomes one canonical event that is sent to the
+// next handler (normally a reverse_proxy to the shop) as a POST signed per
+// Standard Webhooks; the provider is acknowledged only once a handler after
+// this one answered the event with a 2xx.
+type Handler struct {
+	// Provider accounts, keyed by block name (the name used in request
+	// `provider` fields and in /notifications/{name}). Each value is a
+	// provider module object whose `provider` key names its type (payabl,
+	// razorpay, paysage), so one type can have several accounts.
+	ProvidersRaw map[string]json.RawMessage `json:"providers,omitempty" caddy:"namespace=http.payments.providers inline_key=provider"`
+
+	// The provider used when a request names none. Optional when exactly
+	// one provider is configured.
+	DefaultProvider string `json:"default_provider,omitempty"`
+
+	// Bearer tokens accepted on the canonical API (several, for rotation).
+	// Placeholders such as {env.PAYMENTS_TOKEN} or {file./run/secrets/t} are
+	// resolved at provision time. Required unless DisableAPIToken is set.
+	APITokens []string `json:"api_tokens,omitempty"`
+
+	// Accept canonical API calls without a token. Only for setups where
+	// Caddy's own authentication, mTLS or a private network protects the
+	// API (Caddyfile: `api_token off`).
+	DisableAPIToken bool `json:"disable_api_token,omitempty"`
+
+	// Secrets that sign events forwarded to the shop, each `whsec_` followed
+	// by base64 (Standard Webhooks). Every secret signs every event, so a
+	// shop can rotate: add the new one first, remove the old one later.
+	// Placeholders are resolved at provision time. At least one is required.
+	ForwardSecrets []string `json:"forward_secrets,omitempty"`
+
+	// The path forwarded events are sent with. Default: the notification's
+	// own path (/notifications/{name}).
+	ForwardPath string `json:"forward_path,omitempty"`
+
+	// This gateway's public base URL as providers and customers reach it,
+	// prefix included (e.g. https://shop.example/pay). Notification and
+	// return URLs given to providers are built from it. Required.
+	PublicURL string `json:"public_url,omitempty"`
+
+	// The largest request or notification body accepted, in bytes; larger
+	// bodies get 413. Default: 1 MiB.
+	MaxBody int64 `json:"max_body,omitempty"`
+
+	// How long one provider call may take. Default: 30s.
+	Timeout caddy.Duration `json:"timeout,omitempty"`
+
+	// Where the embedded state store keeps its file. Default:
+	// <Caddy data directory>/payments/state.db.
+	StoragePath string `json:"storage_path,omitempty"`
+
+	providers   map[string]providers.Provider
+	names       []string
+	tokens      [][]byte
+	fwdKeys     [][]byte
+	publicURL   *url.URL
+	store       store.Store
+	closeStore  func() error
+	doer        *providers.HTTPDoer
+	logger      *zap.Logger
+	now         func() time.Time
+	maxBodySize int64
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.payments",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision loads the provider accounts, resolves secrets and opens the
+// state store.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	h.now = time.Now
+
+	if h.ProvidersRaw != nil {
+		mods, err := ctx.LoadModule(h, "ProvidersRaw")
+		if err != nil {
+			return fmt.Errorf("loading providers: %w", err)
+		}
+		h.providers = make(map[string]providers.Provider)
+		for name, m := range mods.(map[string]any) {
+			p, ok := m.(providers.Provider)
+			if !ok {
+				return fmt.Errorf("loading provider %s: module %T is not a payments provider", name, m)
+			}
+			h.providers[name] = p
+			h.names = append(h.names, name)
+		}
+		sort.Strings(h.names)
+	}
+
+	repl := caddy.NewReplacer()
+	for i, t := range h.APITokens {
+		v, err := repl.ReplaceOrErr(t, true, true)
+		if err != nil {
+			return fmt.Errorf("resolving api_token %d: %w", i+1, err)
+		}
+		h.tokens = append(h.tokens, []byte(v))
+	}
+	for i, s := range h.ForwardSecrets {
+		v, err := repl.ReplaceOrErr(s, true, true)
+		if err != nil {
+			return fmt.Errorf("resolving forward_secret %d: %w", i+1, err)
+		}
+		key, err := decodeWhsec(v)
+		if err != nil {
+			return fmt.Errorf("forward_secret %d: %w", i+1, err)
+		}
+		h.fwdKeys = append(h.fwdKeys, key)
+	}
+	if h.PublicURL != "" {
+		v, err := repl.ReplaceOrErr(h.PublicURL, true, true)
+		if err != nil {
+			return fmt.Errorf("resolving public_url: %w", err)
+		}
+		u, err := url.Parse(strings.TrimRight(v, "/"))
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("public_url must be an absolute http(s) URL")
+		}
+		h.publicURL = u
+	}
+
+	h.maxBodySize = h.MaxBody
+	if h.maxBodySize <= 0 {
+		h.maxBodySize = defaultMaxBody
+	}
+	timeout := time.Duration(h.Timeout)
+	if timeout <= 0 {
+		timeout = defaultTimeout
+	}
+	h.doer = &providers.HTTPDoer{
+		Client:  &http.Client{Timeout: 0, CheckRedirect: noRedirects},
+		Timeout: timeout,
+		Observe: h.observeCall,
+	}
+
+	path := h.StoragePath
+	if path == "" {
+		path = store.DefaultPath()
+	}
+	db, err := store.OpenBolt(path)
+	if err != nil {
+		return fmt.Errorf("opening state store: %w", err)
+	}
+	h.store = db
+	h.closeStore = db.Close
+	return nil
+}
+
+// Validate refuses a configuration that cannot work.
+func (h *Handler) Validate() error {
+	if len(h.providers) == 0 {
+		return fmt.Errorf("payments: at least one provider block is required")
+	}
+	for _, name := range h.names {
+		if !validBlockName(name) {
+			return fmt.Errorf("payments: provider name %q must be 1-64 characters of a-z, 0-9, _ or -", name)
+		}
+	}
+	if h.DefaultProvider != "" {
+		if _, ok := h.providers[h.DefaultProvider]; !ok {
+			return fmt.Errorf("payments: default_provider %q is not a configured provider", h.DefaultProvider)
+		}
+	}
+	if len(h.APITokens) == 0 && !h.DisableAPIToken {
+		return fmt.Errorf("payments: api_token is required (or `api_token off` when something else protects the API)")
+	}
+	if len(h.APITokens) > 0 && h.DisableAPIToken {
+		return fmt.Errorf("payments: api_token cannot both be set and off")
+	}
+	for i, t := range h.tokens {
+		if len(t) < 16 {
+			return fmt.Errorf("payments: api_token %d must be at least 16 characters", i+1)
+		}
+	}
+	if len(h.ForwardSecrets) == 0 {
+		return fmt.Errorf("payments: forward_secret is required (whsec_ followed by base64): it signs the events forwarded to the shop")
+	}
+	if h.publicURL == nil {
+		return fmt.Errorf("payments: public_url is required: provider notification and return URLs are built from it")
+	}
+	if h.ForwardPath != "" && !strings.HasPrefix(h.ForwardPath, "/") {
+		return fmt.Errorf("payments: forward_path must start with /")
+	}
+	return nil
+}
+
+// Cleanup releases the state store.
+func (h *Handler) Cleanup() error {
+	if h.closeStore != nil {
+		return h.closeStore()
+	}
+	return nil
+}
+
+// provider picks the provider account for a request: the named one, or the
+// default.
+func (h *Handler) provider(name string) (string, providers.Provider, *providers.Error) {
+	if name == "" {
+		switch {
+		case h.DefaultProvider != "":
+			name = h.DefaultProvider
+		case len(h.names) == 1:
+			name = h.names[0]
+		default:
+			return "", nil, providers.Missing("provider")
+		}
+	}
+	p, ok := h.providers[name]
+	if !ok {
+		return "", nil, providers.Invalid("provider", "provider must name a configured provider account (one of: %s)", strings.Join(h.names, ", "))
+	}
+	return name, p, nil
+}
+
+// endpointURL builds a public URL under public_url.
+func (h *Handler) endpointURL(path string) string {
+	u := *h.publicURL
+	u.Path = strings.TrimRight(u.Path, "/") + path
+	u.RawPath = ""
+	return u.String()
+}
+
+func (h *Handler) observeCall(req *http.Request, status int, d time.Duration, err error) {
+	if c := h.logger.Check(zap.DebugLevel, "provider call"); c != nil {
+		// Only the path: query strings and bodies can carry credentials.
+		c.Write(zap.String("host", req.URL.Host), zap.String("path", req.URL.Path),
+			zap.Int("status", status), zap.Duration("duration", d), zap.Bool("failed", err != nil))
+	}
+}
+
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// decodeWhsec decodes a Standard Webhooks secret: "whsec_" + base64.
+func decodeWhsec(s string) ([]byte, error) {
+	rest, ok := strings.CutPrefix(s, "whsec_")
+	if !ok {
+		return nil, fmt.Errorf("must start with whsec_ (Standard Webhooks secret format)")
+	}
+	key, err := base64.StdEncoding.DecodeString(rest)
+	if err != nil {
+		return nil, fmt.Errorf("the part after whsec_ must be standard base64")
+	}
+	if len(key) < 24 || len(key) > 64 {
+		return nil, fmt.Errorf("must decode to 24-64 bytes (Standard Webhooks)")
+	}
+	return key, nil
+}
+
+func validBlockName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)

@@ -1,0 +1,115 @@
+package providers
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"sync/atomic"
+	"time"
+)
+
+// DefaultMaxReply caps how much of a provider reply is read.
+const DefaultMaxReply = 4 << 20
+
+// HTTPDoer is the Doer the gateway uses: one http.Client, a per-call
+// timeout, and a cap on reply size. It classifies failures into whether the
+// request reached the wire, which is what tells the merchant if a retry
+// could double-charge:
+//
+//   - the connection could not be made, or failed before the request was
+//     fully written: request_sent "no" (502)
+//   - the request was written but no complete reply came back (timeout,
+//     reset, truncated body): request_sent "unknown" (504 on timeout,
+//     else 502)
+//
+// It never retries: a provider POST is not idempotent.
+type HTTPDoer struct {
+	Client   *http.Client
+	Timeout  time.Duration // per call; 0 means 30s
+	MaxReply int64         // 0 means DefaultMaxReply
+	// Observe, when set, is called after every call (for logs and metrics)
+	// with the request, the reply status (0 when none) and the duration.
+	Observe func(req *http.Request, status int, d time.Duration, err error)
+}
+
+// Do implements Doer.
+func (d *HTTPDoer) Do(ctx context.Context, req *http.Request) (*Reply, error) {
+	timeout := d.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	maxReply := d.MaxReply
+	if maxReply <= 0 {
+		maxReply = DefaultMaxReply
+	}
+	client := d.Client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	// WroteRequest runs on the transport's goroutine, hence the atomic.
+	var wrote atomic.Bool
+	trace := &httptrace.ClientTrace{
+		WroteRequest: func(info httptrace.WroteRequestInfo) {
+			if info.Err == nil {
+				wrote.Store(true)
+			}
+		},
+	}
+	req = req.WithContext(httptrace.WithClientTrace(ctx, trace))
+	start := time.Now()
+	resp, err := client.Do(req)
+	if err != nil {
+		e := unreachable(err, wrote.Load(), ctx)
+		d.observe(req, 0, start, e)
+		return nil, e
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxReply+1))
+	if err != nil {
+		e := unreachable(err, true, ctx)
+		d.observe(req, resp.StatusCode, start, e)
+		return nil, e
+	}
+	if int64(len(body)) > maxReply {
+		e := Garbage("reply larger than the limit")
+		d.observe(req, resp.StatusCode, start, e)
+		return nil, e
+	}
+	d.observe(req, resp.StatusCode, start, nil)
+	return &Reply{StatusCode: resp.StatusCode, Header: resp.Header, Body: body}, nil
+}
+
+func (d *HTTPDoer) observe(req *http.Request, status int, start time.Time, err error) {
+	if d.Observe != nil {
+		d.Observe(req, status, time.Since(start), err)
+	}
+}
+
+// unreachable builds the provider_unreachable error. The message names the
+// kind of failure only: the underlying error text can hold URLs with
+// credentials and is not shown to merchants.
+func unreachable(err error, wrote bool, ctx context.Context) *Error {
+	timeout := errors.Is(err, context.DeadlineExceeded) || ctx.Err() == context.DeadlineExceeded
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		timeout = true
+	}
+	e := &Error{Type: TypeProviderUnreachable, Retryable: true, Timeout: timeout}
+	switch {
+	case timeout && wrote:
+		e.Code, e.Message, e.RequestSent = "provider_timeout", "the provider did not answer in time; the outcome is unknown", SentUnknown
+	case timeout:
+		e.Code, e.Message, e.RequestSent = "provider_timeout", "the provider could not be reached in time; nothing was sent", SentNo
+	case wrote:
+		e.Code, e.Message, e.RequestSent = "provider_connection_lost", "the connection to the provider was lost after the request was sent; the outcome is unknown", SentUnknown
+	default:
+		e.Code, e.Message, e.RequestSent = "provider_unreachable", "the provider could not be reached; nothing was sent", SentNo
+	}
+	return e
+}

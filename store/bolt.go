@@ -1,0 +1,521 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/caddy-payments/caddy-payments/providers"
+)
+
+// One bucket per record kind; keys are the record ids (event ids for
+// delivered), values are JSON.
+var (
+	bucketPayments  = []byte("payments")
+	bucketRefunds   = []byte("refunds")
+	bucketPayouts   = []byte("payouts")
+	bucketDelivered = []byte("delivered")
+)
+
+// openTimeout bounds the wait for bbolt's exclusive file lock, so a file
+// held by another process fails with a clear error instead of hanging
+// Caddy's provisioning. A variable so tests can shorten it.
+var openTimeout = 5 * time.Second
+
+// ErrClosed is returned by every method of a Bolt after its Close.
+var ErrClosed = errors.New("store: closed")
+
+// dbPool shares one open *bolt.DB per absolute path. Caddy provisions a new
+// config before it cleans up the old one, and bbolt holds an exclusive
+// flock, so a second bolt.Open of the same file in this process would block
+// until the old config let go — which it never does first.
+var dbPool = caddy.NewUsagePool()
+
+// sharedDB is the pooled value; the pool calls Destruct when its last user
+// is gone.
+type sharedDB struct{ db *bolt.DB }
+
+// Destruct closes the database file.
+func (s *sharedDB) Destruct() error { return s.db.Close() }
+
+// Bolt is the embedded Store: a bbolt file, by default under Caddy's data
+// directory. Every method is one bbolt transaction, so the read-check-write
+// steps (refund caps, status rules) are atomic even across goroutines.
+// Several Bolt values opened on the same path share one database.
+type Bolt struct {
+	key    string // absolute path: the pool key
+	db     *bolt.DB
+	closed atomic.Bool
+}
+
+var _ Store = (*Bolt)(nil)
+
+// DefaultPath is where the gateway keeps its state when no path is
+// configured: payments/state.db under Caddy's data directory.
+func DefaultPath() string {
+	return filepath.Join(caddy.AppDataDir(), "payments", "state.db")
+}
+
+// OpenBolt opens (creating if needed) the state file at path, or at
+// DefaultPath when path is empty. Opening a path this process already has
+// open returns a handle on the same database; each handle must be closed.
+// The parent directories are created with mode 0700 and the file with 0600
+// because the records hold customers' payment details.
+func OpenBolt(path string) (*Bolt, error) {
+	if path == "" {
+		path = DefaultPath()
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("store: resolving path %q: %w", path, err)
+	}
+	val, _, err := dbPool.LoadOrNew(abs, func() (caddy.Destructor, error) {
+		db, err := openDB(abs)
+		if err != nil {
+			return nil, err
+		}
+		return &sharedDB{db: db}, nil
+	})
+	if err != nil {
+		// The pool already dropped the failed entry; calling Delete here
+		// could decrement a fresh entry created by someone else meanwhile.
+		return nil, err
+	}
+	return &Bolt{key: abs, db: val.(*sharedDB).db}, nil
+}
+
+// openDB does the actual bolt.Open and creates the buckets.
+func openDB(abs string) (*bolt.DB, error) {
+	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+		return nil, fmt.Errorf("store: creating directory for %s: %w", abs, err)
+	}
+	db, err := bolt.Open(abs, 0o600, &bolt.Options{Timeout: openTimeout})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("store: %s is locked by another process (waited %s): %w", abs, openTimeout, err)
+		}
+		return nil, fmt.Errorf("store: opening %s: %w", abs, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketPayments, bucketRefunds, bucketPayouts, bucketDelivered} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("store: creating buckets in %s: %w", abs, err)
+	}
+	return db, nil
+}
+
+// Close drops this handle's reference to the shared database; the file is
+// closed when the last handle is. Calling Close again does nothing.
+func (b *Bolt) Close() error {
+	if !b.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	_, err := dbPool.Delete(b.key)
+	return err
+}
+
+// update and view run fn in one read-write or read-only transaction after
+// checking the handle and the context.
+func (b *Bolt) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	if err := b.ready(ctx); err != nil {
+		return err
+	}
+	return b.db.Update(fn)
+}
+
+func (b *Bolt) view(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	if err := b.ready(ctx); err != nil {
+		return err
+	}
+	return b.db.View(fn)
+}
+
+func (b *Bolt) ready(ctx context.Context) error {
+	if b.closed.Load() {
+		return ErrClosed
+	}
+	return ctx.Err()
+}
+
+// load decodes the record under id into a fresh value, which is therefore
+// a copy the caller may change freely; ErrNotFound when absent.
+func load[T any](tx *bolt.Tx, bucket []byte, id string) (*T, error) {
+	data := tx.Bucket(bucket).Get([]byte(id))
+	if data == nil {
+		return nil, ErrNotFound
+	}
+	v := new(T)
+	if err := json.Unmarshal(data, v); err != nil {
+		return nil, fmt.Errorf("store: decoding %s record %q: %w", bucket, id, err)
+	}
+	return v, nil
+}
+
+// save encodes v under id.
+func save(tx *bolt.Tx, bucket []byte, id string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("store: encoding %s record %q: %w", bucket, id, err)
+	}
+	return tx.Bucket(bucket).Put([]byte(id), data)
+}
+
+// stamp fills in the history entry for a transition to status.
+func stamp(change StatusChange, status string) StatusChange {
+	change.Status = status
+	if change.At.IsZero() {
+		change.At = time.Now().UTC()
+	}
+	return change
+}
+
+// validatePayment rejects records that would break the refund invariant.
+func validatePayment(rec *PaymentRecord) error {
+	if rec == nil {
+		return providers.Missing("payment")
+	}
+	if rec.ID == "" {
+		return providers.Missing("id")
+	}
+	if rec.Amount < 0 {
+		return providers.Invalid("amount", "amount must not be negative, got %d", rec.Amount)
+	}
+	var sum int64
+	for key, amt := range rec.Refunds {
+		if amt <= 0 {
+			return providers.Invalid("refunds", "refund %q must have a positive amount, got %d", key, amt)
+		}
+		sum += amt
+	}
+	if sum != rec.AmountRefunded {
+		return providers.Invalid("amount_refunded", "amount_refunded (%d) must equal the sum of refunds (%d)", rec.AmountRefunded, sum)
+	}
+	if sum > rec.Amount {
+		return providers.Invalid("amount_refunded", "amount_refunded (%d) must not exceed amount (%d)", sum, rec.Amount)
+	}
+	return nil
+}
+
+// PutPayment stores rec unless a payment with its ID exists; either way it
+// returns (a copy of) the stored record.
+func (b *Bolt) PutPayment(ctx context.Context, rec *PaymentRecord) (*PaymentRecord, error) {
+	if err := validatePayment(rec); err != nil {
+		return nil, err
+	}
+	var out *PaymentRecord
+	err := b.update(ctx, func(tx *bolt.Tx) error {
+		existing, err := load[PaymentRecord](tx, bucketPayments, rec.ID)
+		if err == nil {
+			out = existing
+			return nil
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		if err := save(tx, bucketPayments, rec.ID, rec); err != nil {
+			return err
+		}
+		out, err = load[PaymentRecord](tx, bucketPayments, rec.ID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// GetPayment returns a copy of the payment or ErrNotFound.
+func (b *Bolt) GetPayment(ctx context.Context, id string) (*PaymentRecord, error) {
+	var out *PaymentRecord
+	err := b.view(ctx, func(tx *bolt.Tx) (err error) {
+		out, err = load[PaymentRecord](tx, bucketPayments, id)
+		return err
+	})
+	return out, err
+}
+
+// ApplyPaymentStatus moves the payment to `to` when providers.CanTransition
+// allows it. change is appended to the history with its Status set to `to`
+// (and At set to now when zero); a non-empty change.ProviderStatus also
+// becomes the record's ProviderStatus.
+func (b *Bolt) ApplyPaymentStatus(ctx context.Context, id string, to providers.Status, confirmed bool, change StatusChange) (*PaymentRecord, bool, error) {
+	var out *PaymentRecord
+	var changed bool
+	err := b.update(ctx, func(tx *bolt.Tx) error {
+		rec, err := load[PaymentRecord](tx, bucketPayments, id)
+		if err != nil {
+			return err
+		}
+		out = rec
+		if !providers.CanTransition(rec.Status, to, confirmed) {
+			return nil
+		}
+		rec.Status = to
+		if change.ProviderStatus != "" {
+			rec.ProviderStatus = change.ProviderStatus
+		}
+		rec.History = append(rec.History, stamp(change, string(to)))
+		changed = true
+		return save(tx, bucketPayments, id, rec)
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return out, changed, nil
+}
+
+// ReserveRefund reserves amount under key within the paid amount. It does
+// not look at the payment's status: whether a payment may be refunded at
+// all is the gateway's decision.
+func (b *Bolt) ReserveRefund(ctx context.Context, paymentID, key string, amount int64) (*PaymentRecord, error) {
+	if key == "" {
+		return nil, providers.Missing("key")
+	}
+	if amount <= 0 {
+		return nil, providers.Invalid("amount", "refund amount must be positive, got %d", amount)
+	}
+	var out *PaymentRecord
+	err := b.update(ctx, func(tx *bolt.Tx) error {
+		rec, err := load[PaymentRecord](tx, bucketPayments, paymentID)
+		if err != nil {
+			return err
+		}
+		out = rec
+		if _, ok := rec.Refunds[key]; ok {
+			return nil
+		}
+		var sum int64
+		for _, amt := range rec.Refunds {
+			sum += amt
+		}
+		// Compare as "amount > remaining" so a huge amount cannot overflow.
+		if amount > rec.Amount-sum {
+			return ErrRefundExceeds
+		}
+		if rec.Refunds == nil {
+			rec.Refunds = make(map[string]int64)
+		}
+		rec.Refunds[key] = amount
+		rec.AmountRefunded = sum + amount
+		return save(tx, bucketPayments, paymentID, rec)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ReleaseRefund removes the reservation under key, if there is one.
+func (b *Bolt) ReleaseRefund(ctx context.Context, paymentID, key string) (*PaymentRecord, error) {
+	var out *PaymentRecord
+	err := b.update(ctx, func(tx *bolt.Tx) error {
+		rec, err := load[PaymentRecord](tx, bucketPayments, paymentID)
+		if err != nil {
+			return err
+		}
+		out = rec
+		if !release(rec, key) {
+			return nil
+		}
+		return save(tx, bucketPayments, paymentID, rec)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// release drops key from rec's refunds and recomputes AmountRefunded; it
+// reports whether anything changed.
+func release(rec *PaymentRecord, key string) bool {
+	if _, ok := rec.Refunds[key]; !ok {
+		return false
+	}
+	delete(rec.Refunds, key)
+	var sum int64
+	for _, amt := range rec.Refunds {
+		sum += amt
+	}
+	rec.AmountRefunded = sum
+	if len(rec.Refunds) == 0 {
+		rec.Refunds = nil
+	}
+	return true
+}
+
+// PutRefund stores rec, overwriting a refund with the same ID.
+func (b *Bolt) PutRefund(ctx context.Context, rec *RefundRecord) error {
+	if rec == nil {
+		return providers.Missing("refund")
+	}
+	if rec.ID == "" {
+		return providers.Missing("id")
+	}
+	return b.update(ctx, func(tx *bolt.Tx) error {
+		return save(tx, bucketRefunds, rec.ID, rec)
+	})
+}
+
+// GetRefund returns a copy of the refund or ErrNotFound.
+func (b *Bolt) GetRefund(ctx context.Context, id string) (*RefundRecord, error) {
+	var out *RefundRecord
+	err := b.view(ctx, func(tx *bolt.Tx) (err error) {
+		out, err = load[RefundRecord](tx, bucketRefunds, id)
+		return err
+	})
+	return out, err
+}
+
+// ApplyRefundStatus moves the refund to `to` when
+// providers.CanTransitionRefund allows it, appending change (Status set to
+// `to`, At defaulted to now). Moving to failed also releases the refund's
+// reservation in its payment record, in the same transaction; a payment
+// record that does not exist is not an error there.
+func (b *Bolt) ApplyRefundStatus(ctx context.Context, id string, to string, change StatusChange) (*RefundRecord, bool, error) {
+	var out *RefundRecord
+	var changed bool
+	err := b.update(ctx, func(tx *bolt.Tx) error {
+		rec, err := load[RefundRecord](tx, bucketRefunds, id)
+		if err != nil {
+			return err
+		}
+		out = rec
+		if !providers.CanTransitionRefund(rec.Status, to) {
+			return nil
+		}
+		rec.Status = to
+		rec.History = append(rec.History, stamp(change, to))
+		changed = true
+		if err := save(tx, bucketRefunds, id, rec); err != nil {
+			return err
+		}
+		if to != providers.RefundFailed || rec.Key == "" {
+			return nil
+		}
+		pay, err := load[PaymentRecord](tx, bucketPayments, rec.PaymentID)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !release(pay, rec.Key) {
+			return nil
+		}
+		return save(tx, bucketPayments, rec.PaymentID, pay)
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return out, changed, nil
+}
+
+// PutPayout stores rec unless a payout with its ID exists (first writer
+// wins, as for payments); either way it returns a copy of the stored record.
+func (b *Bolt) PutPayout(ctx context.Context, rec *PayoutRecord) (*PayoutRecord, error) {
+	if rec == nil {
+		return nil, providers.Missing("payout")
+	}
+	if rec.ID == "" {
+		return nil, providers.Missing("id")
+	}
+	var out *PayoutRecord
+	err := b.update(ctx, func(tx *bolt.Tx) error {
+		existing, err := load[PayoutRecord](tx, bucketPayouts, rec.ID)
+		if err == nil {
+			out = existing
+			return nil
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		if err := save(tx, bucketPayouts, rec.ID, rec); err != nil {
+			return err
+		}
+		out, err = load[PayoutRecord](tx, bucketPayouts, rec.ID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// GetPayout returns a copy of the payout or ErrNotFound.
+func (b *Bolt) GetPayout(ctx context.Context, id string) (*PayoutRecord, error) {
+	var out *PayoutRecord
+	err := b.view(ctx, func(tx *bolt.Tx) (err error) {
+		out, err = load[PayoutRecord](tx, bucketPayouts, id)
+		return err
+	})
+	return out, err
+}
+
+// ApplyPayoutStatus moves the payout to `to` when
+// providers.CanTransitionPayout allows it, appending change (Status set to
+// `to`, At defaulted to now).
+func (b *Bolt) ApplyPayoutStatus(ctx context.Context, id string, to string, change StatusChange) (*PayoutRecord, bool, error) {
+	var out *PayoutRecord
+	var changed bool
+	err := b.update(ctx, func(tx *bolt.Tx) error {
+		rec, err := load[PayoutRecord](tx, bucketPayouts, id)
+		if err != nil {
+			return err
+		}
+		out = rec
+		if !providers.CanTransitionPayout(rec.Status, to) {
+			return nil
+		}
+		rec.Status = to
+		rec.History = append(rec.History, stamp(change, to))
+		changed = true
+		return save(tx, bucketPayouts, id, rec)
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return out, changed, nil
+}
+
+// MarkDelivered records eventID as accepted by the shop, with the time
+// (a JSON timestamp) for whoever inspects the file.
+func (b *Bolt) MarkDelivered(ctx context.Context, eventID string) error {
+	if eventID == "" {
+		return providers.Missing("event_id")
+	}
+	return b.update(ctx, func(tx *bolt.Tx) error {
+		at, err := json.Marshal(time.Now().UTC())
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bucketDelivered).Put([]byte(eventID), at)
+	})
+}
+
+// Delivered reports whether MarkDelivered was called for eventID.
+func (b *Bolt) Delivered(ctx context.Context, eventID string) (bool, error) {
+	if eventID == "" {
+		return false, providers.Missing("event_id")
+	}
+	var ok bool
+	err := b.view(ctx, func(tx *bolt.Tx) error {
+		ok = tx.Bucket(bucketDelivered).Get([]byte(eventID)) != nil
+		return nil
+	})
+	return ok, err
+}

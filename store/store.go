@@ -1,0 +1,126 @@
+// Package store keeps what the gateway must remember about the payments it
+// handled: amounts, currency, refunded totals, status history, provider
+// references, refunds, payouts and which notifications were already seen.
+//
+// Store is a small interface of atomic, domain-level operations (not a
+// generic read-modify-write key-value API) so that a networked
+// implementation can do each one atomically. The default implementation,
+// Bolt, is an embedded bbolt file under Caddy's data directory.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/caddy-payments/caddy-payments/providers"
+)
+
+// ErrNotFound is returned for an unknown id.
+var ErrNotFound = errors.New("not found")
+
+// ErrRefundExceeds is returned when a refund would take the refunded total
+// above the paid amount.
+var ErrRefundExceeds = errors.New("refund exceeds the refundable amount")
+
+// StatusChange is one entry of a status history.
+type StatusChange struct {
+	Status string    `json:"status"`
+	At     time.Time `json:"at"`
+	// Source says what moved it: "create", "fetch", "notification", "return".
+	Source string `json:"source"`
+	// ProviderStatus is the provider's raw code, when known.
+	ProviderStatus string `json:"provider_status,omitempty"`
+}
+
+// PaymentRecord is what the gateway keeps about a payment.
+type PaymentRecord struct {
+	ID              string           `json:"id"`
+	Provider        string           `json:"provider"` // block name
+	ProviderRef     string           `json:"provider_ref"`
+	Reference       string           `json:"reference"`
+	Amount          int64            `json:"amount"`
+	Currency        string           `json:"currency"`
+	Status          providers.Status `json:"status"`
+	ProviderStatus  string           `json:"provider_status,omitempty"`
+	ProviderMessage string           `json:"provider_message,omitempty"`
+	Test            bool             `json:"test"`
+	CreatedAt       time.Time        `json:"created_at"`
+	// Refunds maps a refund reservation key to its amount; failed refunds
+	// are removed. AmountRefunded is their sum.
+	Refunds        map[string]int64 `json:"refunds,omitempty"`
+	AmountRefunded int64            `json:"amount_refunded"`
+	History        []StatusChange   `json:"history,omitempty"`
+	// Where the customer goes after a provider return.
+	SuccessURL string `json:"success_url,omitempty"`
+	FailureURL string `json:"failure_url,omitempty"`
+	ReturnURL  string `json:"return_url,omitempty"`
+}
+
+// RefundRecord is what the gateway keeps about a refund.
+type RefundRecord struct {
+	ID          string         `json:"id"`
+	Key         string         `json:"key"` // reservation key in the payment record
+	PaymentID   string         `json:"payment_id"`
+	Provider    string         `json:"provider"`
+	ProviderRef string         `json:"provider_ref"`
+	Reference   string         `json:"reference,omitempty"`
+	Amount      int64          `json:"amount"`
+	Currency    string         `json:"currency"`
+	Status      string         `json:"status"`
+	Test        bool           `json:"test"`
+	CreatedAt   time.Time      `json:"created_at"`
+	History     []StatusChange `json:"history,omitempty"`
+}
+
+// PayoutRecord is what the gateway keeps about a payout.
+type PayoutRecord struct {
+	ID          string         `json:"id"`
+	Provider    string         `json:"provider"`
+	ProviderRef string         `json:"provider_ref"`
+	Reference   string         `json:"reference,omitempty"`
+	Amount      int64          `json:"amount"`
+	Currency    string         `json:"currency"`
+	Status      string         `json:"status"`
+	Test        bool           `json:"test"`
+	CreatedAt   time.Time      `json:"created_at"`
+	History     []StatusChange `json:"history,omitempty"`
+}
+
+// Store is the gateway's durable state. Every method is atomic on its own.
+type Store interface {
+	// PutPayment stores a payment record. If one with the same ID exists it
+	// is kept as it is and returned (first writer wins), so a notification
+	// about a payment created elsewhere cannot overwrite a richer record.
+	PutPayment(ctx context.Context, rec *PaymentRecord) (*PaymentRecord, error)
+	// GetPayment returns the record or ErrNotFound.
+	GetPayment(ctx context.Context, id string) (*PaymentRecord, error)
+	// ApplyPaymentStatus moves the payment to a new status when
+	// providers.CanTransition(from, to, confirmed) allows it, appending to
+	// its history. changed is false (and the record unchanged) otherwise.
+	ApplyPaymentStatus(ctx context.Context, id string, to providers.Status, confirmed bool, change StatusChange) (rec *PaymentRecord, changed bool, err error)
+
+	// ReserveRefund adds amount under key to the payment's refunds if the
+	// total stays within the paid amount (ErrRefundExceeds otherwise).
+	// Reserving an existing key again is a no-op that returns the record.
+	ReserveRefund(ctx context.Context, paymentID, key string, amount int64) (*PaymentRecord, error)
+	// ReleaseRefund removes the reservation under key (the provider refused
+	// or the refund failed). Releasing an unknown key is a no-op.
+	ReleaseRefund(ctx context.Context, paymentID, key string) (*PaymentRecord, error)
+	// PutRefund stores a refund record (overwriting one with the same ID).
+	PutRefund(ctx context.Context, rec *RefundRecord) error
+	GetRefund(ctx context.Context, id string) (*RefundRecord, error)
+	// ApplyRefundStatus moves a refund when providers.CanTransitionRefund
+	// allows it; moving to failed also releases its reservation in the
+	// payment record, in the same transaction.
+	ApplyRefundStatus(ctx context.Context, id string, to string, change StatusChange) (rec *RefundRecord, changed bool, err error)
+
+	PutPayout(ctx context.Context, rec *PayoutRecord) (*PayoutRecord, error)
+	GetPayout(ctx context.Context, id string) (*PayoutRecord, error)
+	ApplyPayoutStatus(ctx context.Context, id string, to string, change StatusChange) (rec *PayoutRecord, changed bool, err error)
+
+	// MarkDelivered records that the event with this id was accepted by the
+	// shop. Delivered reports whether it was.
+	MarkDelivered(ctx context.Context, eventID string) error
+	Delivered(ctx context.Context, eventID string) (bool, error)
+}

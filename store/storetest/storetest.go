@@ -1,0 +1,628 @@
+// Package storetest is the behaviour every store.Store implementation must
+// show. Each implementation's tests call Run with a function that opens a
+// fresh, empty store, so the embedded and networked stores are held to the
+// same rules: first writer wins, statuses never move backwards, refunds
+// never exceed the paid amount (even under concurrency), and callers only
+// ever get copies.
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/caddy-payments/caddy-payments/providers"
+	"github.com/caddy-payments/caddy-payments/store"
+)
+
+// Run runs the whole suite. open must return a new, empty store each time
+// it is called and register its cleanup with t.Cleanup.
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s store.Store)
+	}{
+		{"PaymentRoundTrip", testPaymentRoundTrip},
+		{"PaymentFirstWriterWins", testPaymentFirstWriterWins},
+		{"PaymentRejectsBadRecords", testPaymentRejectsBadRecords},
+		{"PaymentTransitions", testPaymentTransitions},
+		{"FailedToSucceededOnlyConfirmed", testFailedToSucceededOnlyConfirmed},
+		{"ReserveRefundCap", testReserveRefundCap},
+		{"ReserveRefundRejectsBadInput", testReserveRefundRejectsBadInput},
+		{"ReleaseRefund", testReleaseRefund},
+		{"RefundCapUnderConcurrency", testRefundCapUnderConcurrency},
+		{"RefundRoundTrip", testRefundRoundTrip},
+		{"RefundTransitions", testRefundTransitions},
+		{"FailedRefundReleasesReservation", testFailedRefundReleasesReservation},
+		{"PayoutRoundTrip", testPayoutRoundTrip},
+		{"PayoutTransitions", testPayoutTransitions},
+		{"Delivered", testDelivered},
+		{"CancelledContext", testCancelledContext},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
+	}
+}
+
+var t0 = time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)
+
+// Payment returns a fresh payment record in status processing.
+func Payment(id string, amount int64) *store.PaymentRecord {
+	return &store.PaymentRecord{
+		ID: id, Provider: "razorpay-live", ProviderRef: "pay_" + id, Reference: "ORDER-" + id,
+		Amount: amount, Currency: "EUR", Status: providers.StatusProcessing,
+		ProviderStatus: "created", Test: true, CreatedAt: t0,
+		History:    []store.StatusChange{{Status: "processing", At: t0, Source: "create", ProviderStatus: "created"}},
+		SuccessURL: "https://shop.example/ok", FailureURL: "https://shop.example/ko",
+	}
+}
+
+// sameJSON fails the test unless got and want encode identically; the
+// stores keep JSON, so that is the equality that matters.
+func sameJSON(t *testing.T, what string, got, want any) {
+	t.Helper()
+	g, err := json.Marshal(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := json.Marshal(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(g) != string(w) {
+		t.Fatalf("%s:\n got  %s\n want %s", what, g, w)
+	}
+}
+
+func mustPut(t *testing.T, s store.Store, rec *store.PaymentRecord) *store.PaymentRecord {
+	t.Helper()
+	got, err := s.PutPayment(context.Background(), rec)
+	if err != nil {
+		t.Fatalf("PutPayment(%s): %v", rec.ID, err)
+	}
+	return got
+}
+
+func mustGet(t *testing.T, s store.Store, id string) *store.PaymentRecord {
+	t.Helper()
+	got, err := s.GetPayment(context.Background(), id)
+	if err != nil {
+		t.Fatalf("GetPayment(%s): %v", id, err)
+	}
+	return got
+}
+
+// checkRefunded asserts the refund invariant and the expected total.
+func checkRefunded(t *testing.T, rec *store.PaymentRecord, want int64) {
+	t.Helper()
+	var sum int64
+	for _, a := range rec.Refunds {
+		sum += a
+	}
+	if rec.AmountRefunded != sum {
+		t.Fatalf("AmountRefunded = %d but refunds sum to %d (%v)", rec.AmountRefunded, sum, rec.Refunds)
+	}
+	if rec.AmountRefunded != want {
+		t.Fatalf("AmountRefunded = %d, want %d (%v)", rec.AmountRefunded, want, rec.Refunds)
+	}
+}
+
+func testPaymentRoundTrip(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	in := Payment("p1", 1999)
+	want := Payment("p1", 1999)
+	got := mustPut(t, s, in)
+	sameJSON(t, "PutPayment result", got, want)
+
+	// Neither the input nor a returned record aliases the stored one.
+	in.Amount = 1
+	in.History[0].Status = "mutated"
+	got.Amount = 2
+	got.History[0].Status = "mutated"
+	again := mustGet(t, s, "p1")
+	sameJSON(t, "GetPayment after mutating input and result", again, want)
+	again.Refunds = map[string]int64{"x": 5}
+	again.History = append(again.History, store.StatusChange{Status: "x"})
+	sameJSON(t, "GetPayment after mutating a fetched record", mustGet(t, s, "p1"), want)
+
+	if _, err := s.GetPayment(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GetPayment(unknown) err = %v, want ErrNotFound", err)
+	}
+}
+
+func testPaymentFirstWriterWins(t *testing.T, s store.Store) {
+	first := Payment("p1", 1000)
+	mustPut(t, s, first)
+	poorer := &store.PaymentRecord{ID: "p1", Provider: "razorpay-live", Status: providers.StatusSucceeded, Amount: 5}
+	got := mustPut(t, s, poorer)
+	sameJSON(t, "second PutPayment returns the first record", got, Payment("p1", 1000))
+	sameJSON(t, "stored record after second PutPayment", mustGet(t, s, "p1"), Payment("p1", 1000))
+}
+
+func testPaymentRejectsBadRecords(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	bad := map[string]*store.PaymentRecord{
+		"empty id":         {Amount: 100},
+		"negative amount":  {ID: "p-neg", Amount: -1},
+		"refunds mismatch": {ID: "p-mis", Amount: 100, Refunds: map[string]int64{"k": 10}, AmountRefunded: 20},
+		"refunds > amount": {ID: "p-over", Amount: 100, Refunds: map[string]int64{"k": 101}, AmountRefunded: 101},
+	}
+	for name, rec := range bad {
+		if _, err := s.PutPayment(ctx, rec); err == nil {
+			t.Errorf("%s: PutPayment accepted %+v", name, rec)
+		}
+		if rec.ID != "" {
+			if _, err := s.GetPayment(ctx, rec.ID); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("%s: rejected record was stored (err %v)", name, err)
+			}
+		}
+	}
+}
+
+func testPaymentTransitions(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	mustPut(t, s, Payment("p1", 1000))
+	at := t0.Add(time.Minute)
+	steps := []struct {
+		to        providers.Status
+		confirmed bool
+		changed   bool
+		status    providers.Status // status after the step
+	}{
+		{providers.StatusProcessing, true, false, providers.StatusProcessing},     // same status
+		{providers.StatusRequiresAction, true, false, providers.StatusProcessing}, // backwards
+		{providers.StatusUnknown, true, false, providers.StatusProcessing},        // never to unknown
+		{"bogus", true, false, providers.StatusProcessing},                        // not a status
+		{providers.StatusAuthorized, false, true, providers.StatusAuthorized},
+		{providers.StatusProcessing, true, false, providers.StatusAuthorized}, // backwards
+		{providers.StatusSucceeded, false, true, providers.StatusSucceeded},
+		{providers.StatusFailed, true, false, providers.StatusSucceeded}, // final
+		{providers.StatusAuthorized, true, false, providers.StatusSucceeded},
+	}
+	wantHistory := 1
+	for i, st := range steps {
+		change := store.StatusChange{Status: "ignored", At: at, Source: "notification", ProviderStatus: "raw-" + string(st.to)}
+		rec, changed, err := s.ApplyPaymentStatus(ctx, "p1", st.to, st.confirmed, change)
+		if err != nil {
+			t.Fatalf("step %d (%s): %v", i, st.to, err)
+		}
+		if changed != st.changed || rec.Status != st.status {
+			t.Fatalf("step %d (%s): changed=%v status=%s, want changed=%v status=%s", i, st.to, changed, rec.Status, st.changed, st.status)
+		}
+		if st.changed {
+			wantHistory++
+			last := rec.History[len(rec.History)-1]
+			if last.Status != string(st.to) || !last.At.Equal(at) || last.Source != "notification" || last.ProviderStatus != "raw-"+string(st.to) {
+				t.Fatalf("step %d: history entry %+v", i, last)
+			}
+			if rec.ProviderStatus != "raw-"+string(st.to) {
+				t.Fatalf("step %d: ProviderStatus = %q", i, rec.ProviderStatus)
+			}
+		}
+		if len(rec.History) != wantHistory {
+			t.Fatalf("step %d: history has %d entries, want %d", i, len(rec.History), wantHistory)
+		}
+		sameJSON(t, "returned vs stored", rec, mustGet(t, s, "p1"))
+	}
+
+	// A zero At is filled in with the current time.
+	mustPut(t, s, Payment("p2", 1000))
+	before := time.Now().Add(-time.Second)
+	rec, changed, err := s.ApplyPaymentStatus(ctx, "p2", providers.StatusCancelled, false, store.StatusChange{Source: "fetch"})
+	if err != nil || !changed {
+		t.Fatalf("cancel: changed=%v err=%v", changed, err)
+	}
+	if last := rec.History[len(rec.History)-1]; last.At.Before(before) || last.At.After(time.Now().Add(time.Second)) {
+		t.Fatalf("zero At became %v", last.At)
+	}
+
+	if _, _, err := s.ApplyPaymentStatus(ctx, "nope", providers.StatusSucceeded, true, store.StatusChange{}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown id: err = %v, want ErrNotFound", err)
+	}
+}
+
+func testFailedToSucceededOnlyConfirmed(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	p := Payment("p1", 1000)
+	p.Status = providers.StatusFailed
+	mustPut(t, s, p)
+	for _, to := range []providers.Status{providers.StatusSucceeded, providers.StatusAuthorized} {
+		rec, changed, err := s.ApplyPaymentStatus(ctx, "p1", to, false, store.StatusChange{Source: "notification"})
+		if err != nil || changed || rec.Status != providers.StatusFailed {
+			t.Fatalf("unconfirmed failed→%s: changed=%v status=%s err=%v", to, changed, rec.Status, err)
+		}
+	}
+	for _, to := range []providers.Status{providers.StatusProcessing, providers.StatusCancelled} {
+		if _, changed, err := s.ApplyPaymentStatus(ctx, "p1", to, true, store.StatusChange{Source: "fetch"}); err != nil || changed {
+			t.Fatalf("confirmed failed→%s: changed=%v err=%v", to, changed, err)
+		}
+	}
+	rec, changed, err := s.ApplyPaymentStatus(ctx, "p1", providers.StatusSucceeded, true, store.StatusChange{Source: "fetch"})
+	if err != nil || !changed || rec.Status != providers.StatusSucceeded {
+		t.Fatalf("confirmed failed→succeeded: changed=%v status=%s err=%v", changed, rec.Status, err)
+	}
+	if got := mustGet(t, s, "p1").Status; got != providers.StatusSucceeded {
+		t.Fatalf("stored status %s", got)
+	}
+}
+
+func testReserveRefundCap(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	mustPut(t, s, Payment("p1", 1000))
+
+	rec, err := s.ReserveRefund(ctx, "p1", "k1", 300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRefunded(t, rec, 300)
+	if _, err := s.ReserveRefund(ctx, "p1", "k2", 701); !errors.Is(err, store.ErrRefundExceeds) {
+		t.Fatalf("over-refund err = %v, want ErrRefundExceeds", err)
+	}
+	checkRefunded(t, mustGet(t, s, "p1"), 300)
+	rec, err = s.ReserveRefund(ctx, "p1", "k2", 700)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRefunded(t, rec, 1000)
+	if _, err := s.ReserveRefund(ctx, "p1", "k3", 1); !errors.Is(err, store.ErrRefundExceeds) {
+		t.Fatalf("refund past full: err = %v, want ErrRefundExceeds", err)
+	}
+	// An existing key is a no-op whatever the amount (a retried request).
+	for _, amt := range []int64{300, 5, 999999} {
+		rec, err = s.ReserveRefund(ctx, "p1", "k1", amt)
+		if err != nil {
+			t.Fatalf("re-reserving k1 with %d: %v", amt, err)
+		}
+		checkRefunded(t, rec, 1000)
+		if rec.Refunds["k1"] != 300 {
+			t.Fatalf("k1 = %d, want 300", rec.Refunds["k1"])
+		}
+	}
+	if _, err := s.ReserveRefund(ctx, "nope", "k1", 1); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown payment: err = %v, want ErrNotFound", err)
+	}
+}
+
+func testReserveRefundRejectsBadInput(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	mustPut(t, s, Payment("p1", 1000))
+	for _, amt := range []int64{0, -1, -1 << 62} {
+		_, err := s.ReserveRefund(ctx, "p1", "k", amt)
+		if err == nil || errors.Is(err, store.ErrRefundExceeds) {
+			t.Fatalf("amount %d: err = %v, want a validation error", amt, err)
+		}
+	}
+	if _, err := s.ReserveRefund(ctx, "p1", "", 10); err == nil {
+		t.Fatal("empty key accepted")
+	}
+	// A huge amount must not overflow into acceptance.
+	if _, err := s.ReserveRefund(ctx, "p1", "big", 1<<63-1); !errors.Is(err, store.ErrRefundExceeds) {
+		t.Fatalf("max int64: err = %v, want ErrRefundExceeds", err)
+	}
+	checkRefunded(t, mustGet(t, s, "p1"), 0)
+}
+
+func testReleaseRefund(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	mustPut(t, s, Payment("p1", 1000))
+	for k, amt := range map[string]int64{"k1": 600, "k2": 400} {
+		if _, err := s.ReserveRefund(ctx, "p1", k, amt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec, err := s.ReleaseRefund(ctx, "p1", "k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRefunded(t, rec, 400)
+	if _, ok := rec.Refunds["k1"]; ok {
+		t.Fatal("k1 still reserved")
+	}
+	rec, err = s.ReleaseRefund(ctx, "p1", "never")
+	if err != nil {
+		t.Fatalf("releasing an unknown key: %v", err)
+	}
+	checkRefunded(t, rec, 400)
+	// The released room can be used again.
+	rec, err = s.ReserveRefund(ctx, "p1", "k3", 600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRefunded(t, rec, 1000)
+	checkRefunded(t, mustGet(t, s, "p1"), 1000)
+	if _, err := s.ReleaseRefund(ctx, "nope", "k1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown payment: err = %v, want ErrNotFound", err)
+	}
+}
+
+func testRefundCapUnderConcurrency(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	mustPut(t, s, Payment("p1", 1999))
+	const n = 50
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok, exceeded := 0, 0
+	var other []error
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			_, err := s.ReserveRefund(ctx, "p1", "k"+strconv.Itoa(i), 100)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				ok++
+			case errors.Is(err, store.ErrRefundExceeds):
+				exceeded++
+			default:
+				other = append(other, err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	if len(other) > 0 {
+		t.Fatalf("unexpected errors: %v", other)
+	}
+	if ok != 19 || exceeded != n-19 {
+		t.Fatalf("%d reservations succeeded and %d exceeded; want 19 and %d", ok, exceeded, n-19)
+	}
+	rec := mustGet(t, s, "p1")
+	checkRefunded(t, rec, 1900)
+	if len(rec.Refunds) != 19 {
+		t.Fatalf("%d reservations stored, want 19", len(rec.Refunds))
+	}
+}
+
+func refund(id, paymentID, key string, amount int64) *store.RefundRecord {
+	return &store.RefundRecord{
+		ID: id, Key: key, PaymentID: paymentID, Provider: "razorpay-live", ProviderRef: "rfnd_" + id,
+		Reference: "RF-" + id, Amount: amount, Currency: "EUR", Status: providers.RefundPending,
+		Test: true, CreatedAt: t0,
+		History: []store.StatusChange{{Status: providers.RefundPending, At: t0, Source: "create"}},
+	}
+}
+
+func testRefundRoundTrip(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	in := refund("r1", "p1", "k1", 500)
+	if err := s.PutRefund(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	in.Amount = 1
+	got, err := s.GetRefund(ctx, "r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameJSON(t, "GetRefund", got, refund("r1", "p1", "k1", 500))
+	got.History[0].Status = "mutated"
+	again, _ := s.GetRefund(ctx, "r1")
+	sameJSON(t, "GetRefund after mutating a fetched record", again, refund("r1", "p1", "k1", 500))
+
+	// PutRefund overwrites.
+	newer := refund("r1", "p1", "k1", 500)
+	newer.ProviderRef = "rfnd_other"
+	if err := s.PutRefund(ctx, newer); err != nil {
+		t.Fatal(err)
+	}
+	again, _ = s.GetRefund(ctx, "r1")
+	if again.ProviderRef != "rfnd_other" {
+		t.Fatalf("PutRefund did not overwrite: %q", again.ProviderRef)
+	}
+	if err := s.PutRefund(ctx, &store.RefundRecord{Amount: 1}); err == nil {
+		t.Fatal("PutRefund accepted an empty id")
+	}
+	if _, err := s.GetRefund(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GetRefund(unknown) err = %v, want ErrNotFound", err)
+	}
+}
+
+func testRefundTransitions(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	mustPut(t, s, Payment("p1", 1000))
+	if _, err := s.ReserveRefund(ctx, "p1", "k1", 500); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutRefund(ctx, refund("r1", "p1", "k1", 500)); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		to      string
+		changed bool
+		status  string
+	}{
+		{providers.RefundPending, false, providers.RefundPending},
+		{"bogus", false, providers.RefundPending},
+		{providers.RefundSucceeded, true, providers.RefundSucceeded},
+		{providers.RefundPending, false, providers.RefundSucceeded},
+		{providers.RefundFailed, false, providers.RefundSucceeded}, // succeeded is final
+	}
+	for i, st := range steps {
+		rec, changed, err := s.ApplyRefundStatus(ctx, "r1", st.to, store.StatusChange{Source: "notification", At: t0})
+		if err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		if changed != st.changed || rec.Status != st.status {
+			t.Fatalf("step %d (%s): changed=%v status=%s, want %v %s", i, st.to, changed, rec.Status, st.changed, st.status)
+		}
+	}
+	rec, _ := s.GetRefund(ctx, "r1")
+	if len(rec.History) != 2 || rec.History[1].Status != providers.RefundSucceeded || rec.History[1].Source != "notification" {
+		t.Fatalf("history %+v", rec.History)
+	}
+	// A succeeded refund keeps its reservation.
+	checkRefunded(t, mustGet(t, s, "p1"), 500)
+	if _, _, err := s.ApplyRefundStatus(ctx, "nope", providers.RefundSucceeded, store.StatusChange{}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown refund: err = %v, want ErrNotFound", err)
+	}
+}
+
+func testFailedRefundReleasesReservation(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	mustPut(t, s, Payment("p1", 1000))
+	for k, amt := range map[string]int64{"k1": 400, "k2": 250} {
+		if _, err := s.ReserveRefund(ctx, "p1", k, amt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.PutRefund(ctx, refund("r1", "p1", "k1", 400)); err != nil {
+		t.Fatal(err)
+	}
+	rec, changed, err := s.ApplyRefundStatus(ctx, "r1", providers.RefundFailed, store.StatusChange{Source: "notification"})
+	if err != nil || !changed || rec.Status != providers.RefundFailed {
+		t.Fatalf("→failed: changed=%v err=%v rec=%+v", changed, err, rec)
+	}
+	pay := mustGet(t, s, "p1")
+	checkRefunded(t, pay, 250)
+	if _, ok := pay.Refunds["k1"]; ok {
+		t.Fatal("failed refund's reservation kept")
+	}
+	// A second failure report changes nothing.
+	if _, changed, err := s.ApplyRefundStatus(ctx, "r1", providers.RefundFailed, store.StatusChange{}); err != nil || changed {
+		t.Fatalf("failed again: changed=%v err=%v", changed, err)
+	}
+	checkRefunded(t, mustGet(t, s, "p1"), 250)
+	// The released room can be refunded again.
+	if _, err := s.ReserveRefund(ctx, "p1", "k3", 750); err != nil {
+		t.Fatalf("reserving released room: %v", err)
+	}
+
+	// A refund whose payment is not in the store still fails cleanly.
+	if err := s.PutRefund(ctx, refund("r2", "elsewhere", "kx", 10)); err != nil {
+		t.Fatal(err)
+	}
+	if _, changed, err := s.ApplyRefundStatus(ctx, "r2", providers.RefundFailed, store.StatusChange{}); err != nil || !changed {
+		t.Fatalf("orphan refund →failed: changed=%v err=%v", changed, err)
+	}
+}
+
+func payout(id string, amount int64) *store.PayoutRecord {
+	return &store.PayoutRecord{
+		ID: id, Provider: "payabl-live", ProviderRef: "tx-" + id, Reference: "PO-" + id,
+		Amount: amount, Currency: "EUR", Status: providers.PayoutPending, Test: true, CreatedAt: t0,
+		History: []store.StatusChange{{Status: providers.PayoutPending, At: t0, Source: "create"}},
+	}
+}
+
+func testPayoutRoundTrip(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	in := payout("po1", 2500)
+	got, err := s.PutPayout(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameJSON(t, "PutPayout result", got, payout("po1", 2500))
+	in.Amount = 1
+	got.Amount = 2
+	stored, err := s.GetPayout(ctx, "po1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameJSON(t, "GetPayout", stored, payout("po1", 2500))
+	// First writer wins, as for payments.
+	got, err = s.PutPayout(ctx, payout("po1", 7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameJSON(t, "second PutPayout", got, payout("po1", 2500))
+	if _, err := s.PutPayout(ctx, &store.PayoutRecord{Amount: 1}); err == nil {
+		t.Fatal("PutPayout accepted an empty id")
+	}
+	if _, err := s.GetPayout(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GetPayout(unknown) err = %v, want ErrNotFound", err)
+	}
+}
+
+func testPayoutTransitions(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	for _, id := range []string{"po1", "po2"} {
+		if _, err := s.PutPayout(ctx, payout(id, 100)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type step struct {
+		to      string
+		changed bool
+		status  string
+	}
+	run := func(id string, steps []step) {
+		t.Helper()
+		for i, st := range steps {
+			rec, changed, err := s.ApplyPayoutStatus(ctx, id, st.to, store.StatusChange{Source: "notification"})
+			if err != nil {
+				t.Fatalf("%s step %d: %v", id, i, err)
+			}
+			if changed != st.changed || rec.Status != st.status {
+				t.Fatalf("%s step %d (%s): changed=%v status=%s, want %v %s", id, i, st.to, changed, rec.Status, st.changed, st.status)
+			}
+		}
+	}
+	run("po1", []step{
+		{providers.PayoutReversed, false, providers.PayoutPending}, // only a succeeded payout reverses
+		{providers.PayoutProcessing, true, providers.PayoutProcessing},
+		{providers.PayoutPending, false, providers.PayoutProcessing},
+		{providers.PayoutSucceeded, true, providers.PayoutSucceeded},
+		{providers.PayoutFailed, false, providers.PayoutSucceeded},
+		{providers.PayoutReversed, true, providers.PayoutReversed},
+		{providers.PayoutSucceeded, false, providers.PayoutReversed},
+	})
+	run("po2", []step{
+		{providers.PayoutFailed, true, providers.PayoutFailed},
+		{providers.PayoutReversed, false, providers.PayoutFailed},
+		{providers.PayoutSucceeded, false, providers.PayoutFailed},
+	})
+	rec, err := s.GetPayout(ctx, "po1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var statuses []string
+	for _, h := range rec.History {
+		statuses = append(statuses, h.Status)
+	}
+	sameJSON(t, "po1 history", statuses, []string{"pending", "processing", "succeeded", "reversed"})
+	if _, _, err := s.ApplyPayoutStatus(ctx, "nope", providers.PayoutSucceeded, store.StatusChange{}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown payout: err = %v, want ErrNotFound", err)
+	}
+}
+
+func testDelivered(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	check := func(id string, want bool) {
+		t.Helper()
+		got, err := s.Delivered(ctx, id)
+		if err != nil || got != want {
+			t.Fatalf("Delivered(%s) = %v, %v; want %v", id, got, err, want)
+		}
+	}
+	check("evt_1", false)
+	if err := s.MarkDelivered(ctx, "evt_1"); err != nil {
+		t.Fatal(err)
+	}
+	check("evt_1", true)
+	check("evt_2", false)
+	if err := s.MarkDelivered(ctx, "evt_1"); err != nil {
+		t.Fatalf("marking twice: %v", err)
+	}
+	check("evt_1", true)
+	if err := s.MarkDelivered(ctx, ""); err == nil {
+		t.Fatal("MarkDelivered accepted an empty id")
+	}
+}
+
+func testCancelledContext(t *testing.T, s store.Store) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s.PutPayment(ctx, Payment("p1", 100)); err == nil {
+		t.Fatal("PutPayment ran with a cancelled context")
+	}
+	if _, err := s.GetPayment(context.Background(), "p1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("payment stored despite cancelled context (err %v)", err)
+	}
+	if err := s.MarkDelivered(ctx, "evt"); err == nil {
+		t.Fatal("MarkDelivered ran with a cancelled context")
+	}
+}
