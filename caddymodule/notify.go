@@ -77,7 +77,7 @@ func (h *Handler) serveNotification(w http.ResponseWriter, r *http.Request, c ca
 				zap.String("provider", name), zap.String("event_id", ev.ID), zap.String("event_type", ev.Type), zap.Int("shop_status", res.Status))
 		}
 		return writeError(w, &providers.Error{Type: providers.TypeInternal, Code: "forward_failed",
-			Message: "the event could not be delivered to the shop; send the notification again later",
+			Message:    "the event could not be delivered to the shop; send the notification again later",
 			HTTPStatus: http.StatusServiceUnavailable, RequestSent: providers.SentNo, Retryable: true})
 	}
 	if err := h.store.MarkDelivered(r.Context(), ev.ID); err != nil {
