@@ -1,0 +1,462 @@
+package caddymodule
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/caddytest"
+
+	"github.com/caddy-payments/caddy-payments/providers/fake"
+)
+
+const (
+	gwBase      = "http://localhost:9080"
+	testToken   = "test-token-0123456789abcdef"
+	testWhsec   = specSecret
+	fakeSecret  = "fake-provider-secret-42"
+	testTimeout = 2 * time.Second
+)
+
+// shop is a stand-in for the merchant's shop behind the gateway. It
+// records what reaches it and verifies forwarded events with an
+// independent Standard Webhooks verifier.
+type shop struct {
+	srv    *httptest.Server
+	status atomic.Int32
+	mu     sync.Mutex
+	events []shopEvent
+	other  []*http.Request
+}
+
+type shopEvent struct {
+	Header   http.Header
+	Body     []byte
+	Verified error
+	Path     string
+}
+
+func newShop(t *testing.T) *shop {
+	s := &shop{}
+	s.status.Store(200)
+	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if r.Header.Get("webhook-id") != "" {
+			s.mu.Lock()
+			s.events = append(s.events, shopEvent{Header: r.Header.Clone(), Body: body, Path: r.URL.Path,
+				Verified: verifyStandardWebhook(testWhsec, r.Header, body, time.Now())})
+			s.mu.Unlock()
+			w.WriteHeader(int(s.status.Load()))
+			return
+		}
+		s.mu.Lock()
+		s.other = append(s.other, r.Clone(context.Background()))
+		s.mu.Unlock()
+		w.Header().Set("X-Shop", "yes")
+		fmt.Fprintf(w, "shop page %s", r.URL.Path)
+	}))
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+func (s *shop) Events() []shopEvent {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]shopEvent(nil), s.events...)
+}
+
+// fakeGateway starts Caddy in-process with the gateway in front of a shop,
+// using the test-only fake provider.
+func fakeGateway(t *testing.T) (*caddytest.Tester, *fake.Server, *shop) {
+	integrationStarted.Add(1)
+	fs := fake.NewServer(fakeSecret)
+	fs.SlowDelay = 4 * time.Second
+	fsrv := httptest.NewServer(fs)
+	t.Cleanup(fsrv.Close)
+	sh := newShop(t)
+	t.Setenv("FAKE_PAY_SECRET", fakeSecret)
+	t.Setenv("PAYMENTS_TEST_TOKEN", testToken)
+	t.Setenv("PAYMENTS_TEST_WHSEC", testWhsec)
+	tester := caddytest.NewTester(t)
+	tester.InitServer(fmt.Sprintf(`
+{
+	admin localhost:2999
+	http_port 9080
+	https_port 9443
+	grace_period 1ns
+	skip_install_trust
+}
+
+http://localhost:9080 {
+	payments {
+		provider fake {
+			endpoint %s
+			secret {env.FAKE_PAY_SECRET}
+		}
+		api_token {env.PAYMENTS_TEST_TOKEN}
+		forward_secret {env.PAYMENTS_TEST_WHSEC}
+		public_url http://localhost:9080
+		max_body 8KiB
+		timeout 2s
+		storage_path %s
+	}
+	reverse_proxy %s
+}
+`, fsrv.URL, filepath.Join(t.TempDir(), "state.db"), sh.srv.URL), "caddyfile")
+	if t.Failed() || t.Skipped() {
+		t.FailNow()
+	}
+	integrationRan.Add(1)
+	return tester, fs, sh
+}
+
+// api calls the gateway's canonical API.
+func api(t *testing.T, method, path, token string, body any) (int, map[string]any) {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		buf, _ := json.Marshal(b)
+		rd = bytes.NewReader(buf)
+	}
+	req, _ := http.NewRequest(method, gwBase+path, rd)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatalf("%s %s: answer is not JSON (%d): %s", method, path, resp.StatusCode, raw)
+	}
+	return resp.StatusCode, out
+}
+
+func errField(m map[string]any, k string) any {
+	e, _ := m["error"].(map[string]any)
+	return e[k]
+}
+
+func fakePayment(ref string, amount int64) map[string]any {
+	return map[string]any{
+		"reference": ref, "amount": amount, "currency": "EUR", "description": "Order",
+		"customer":   map[string]any{"id": "cust-1", "email": "jane@example.com", "country": "SE"},
+		"return_url": "https://shop.example/return", "success_url": "https://shop.example/ok", "failure_url": "https://shop.example/failed",
+	}
+}
+
+func TestGatewayWithFakeProvider(t *testing.T) {
+	_, fs, sh := fakeGateway(t)
+
+	t.Run("create and get", func(t *testing.T) {
+		code, pay := api(t, "POST", "/payments", testToken, fakePayment("ORD-1", 1999))
+		if code != 201 {
+			t.Fatalf("create: %d %v", code, pay)
+		}
+		if pay["object"] != "payment" || pay["provider"] != "fake" || pay["status"] != "requires_action" || pay["amount"] != float64(1999) || pay["currency"] != "EUR" {
+			t.Fatalf("create answer: %v", pay)
+		}
+		na, _ := pay["next_action"].(map[string]any)
+		if na["type"] != "redirect" || !strings.HasPrefix(fmt.Sprint(na["url"]), "http") {
+			t.Fatalf("next_action: %v", na)
+		}
+		id := pay["id"].(string)
+		if strings.Contains(id, "1999") {
+			t.Fatalf("id embeds the amount: %s", id)
+		}
+		code, got := api(t, "GET", "/payments/"+id, testToken, nil)
+		if code != 200 || got["id"] != id || got["reference"] != "ORD-1" || got["amount"] != float64(1999) {
+			t.Fatalf("get: %d %v", code, got)
+		}
+		code, found := api(t, "GET", "/payments?provider=fake&reference=ORD-1", testToken, nil)
+		if code != 200 || found["id"] != id {
+			t.Fatalf("find: %d %v", code, found)
+		}
+		code, nf := api(t, "GET", "/payments?provider=fake&reference=NOPE-1", testToken, nil)
+		if code != 404 || errField(nf, "type") != "not_found" {
+			t.Fatalf("find unknown: %d %v", code, nf)
+		}
+		code, nf = api(t, "GET", "/payments/pay_bm90LWFuLWlk", testToken, nil)
+		if code != 404 {
+			t.Fatalf("get unknown id: %d %v", code, nf)
+		}
+	})
+
+	t.Run("bad input is rejected naming the field and nothing is sent", func(t *testing.T) {
+		before := len(fs.Notifications())
+		cases := []struct {
+			body  string
+			field string
+		}{
+			{`{"reference":"R-1","amount":19.99,"currency":"EUR","return_url":"https://s.example/r"}`, "amount"},
+			{`{"reference":"R-1","amount":1999,"currency":"EUR","return_url":"https://s.example/r","surprise":1}`, "surprise"},
+			{`{"reference":"R-1","amount":1999,"currency":"ZZZ","return_url":"https://s.example/r"}`, "currency"},
+			{`{"reference":"R-1","amount":1999,"currency":"EUR","return_url":"https://s.example/r","customer":{"country":"Sweden"}}`, "customer.country"},
+			{`{"reference":"R-1","amount":1999,"currency":"EUR","return_url":"https://s.example/r","provider":"nope"}`, "provider"},
+			{`{"reference":"R-1","amount":1999,`, ""},
+		}
+		for _, c := range cases {
+			code, out := api(t, "POST", "/payments", testToken, c.body)
+			if code != 400 || errField(out, "type") != "invalid_request" || errField(out, "request_sent") != "no" {
+				t.Errorf("%s: %d %v", c.body, code, out)
+			}
+			if c.field != "" && errField(out, "field") != c.field {
+				t.Errorf("%s: field %v, want %s", c.body, errField(out, "field"), c.field)
+			}
+		}
+		if len(fs.Notifications()) != before {
+			t.Error("something reached the provider")
+		}
+	})
+
+	t.Run("token", func(t *testing.T) {
+		code, out := api(t, "GET", "/providers", "", nil)
+		if code != 401 || errField(out, "type") != "authentication" {
+			t.Fatalf("no token: %d %v", code, out)
+		}
+		code, _ = api(t, "GET", "/providers", "wrong-token-0123456789abcdef", nil)
+		if code != 401 {
+			t.Fatalf("wrong token: %d", code)
+		}
+		code, out = api(t, "GET", "/providers", testToken, nil)
+		if code != 200 {
+			t.Fatalf("providers: %d %v", code, out)
+		}
+		raw, _ := json.Marshal(out)
+		if strings.Contains(string(raw), fakeSecret) {
+			t.Fatal("GET /providers shows a secret")
+		}
+	})
+
+	t.Run("secrets stay out of the adapted config", func(t *testing.T) {
+		resp, err := http.Get("http://localhost:2999/config/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, s := range []string{fakeSecret, testToken, strings.TrimPrefix(testWhsec, "whsec_")} {
+			if bytes.Contains(raw, []byte(s)) {
+				t.Errorf("/config/ contains a secret")
+			}
+		}
+		if !bytes.Contains(raw, []byte("{env.FAKE_PAY_SECRET}")) {
+			t.Errorf("/config/ should keep the placeholder: %s", raw)
+		}
+	})
+
+	t.Run("body cap", func(t *testing.T) {
+		big := fakePayment("ORD-BIG", 100)
+		big["description"] = strings.Repeat("x", 9000)
+		code, out := api(t, "POST", "/payments", testToken, big)
+		if code != 413 || errField(out, "code") != "body_too_large" {
+			t.Fatalf("%d %v", code, out)
+		}
+	})
+
+	t.Run("other paths pass through untouched", func(t *testing.T) {
+		req, _ := http.NewRequest("PUT", gwBase+"/cart/items?x=1", strings.NewReader("hello"))
+		req.Header.Set("X-Custom", "kept")
+		req.Header.Set("Authorization", "Basic c2hvcDpzaG9w")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(body) != "shop page /cart/items" || resp.Header.Get("X-Shop") != "yes" {
+			t.Fatalf("passthrough: %d %q", resp.StatusCode, body)
+		}
+		sh.mu.Lock()
+		last := sh.other[len(sh.other)-1]
+		sh.mu.Unlock()
+		if last.Method != "PUT" || last.URL.RawQuery != "x=1" || last.Header.Get("X-Custom") != "kept" || last.Header.Get("Authorization") != "Basic c2hvcDpzaG9w" {
+			t.Fatalf("shop got a changed request: %s %s %v", last.Method, last.URL, last.Header)
+		}
+	})
+
+	t.Run("verified notifications are forwarded signed, once", func(t *testing.T) {
+		code, pay := api(t, "POST", "/payments", testToken, fakePayment("ORD-2", 2500))
+		if code != 201 {
+			t.Fatalf("create: %d %v", code, pay)
+		}
+		before := len(sh.Events())
+		sent, err := fs.Checkout(context.Background(), pay["provider_reference"].(string), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(sent) != 2 {
+			t.Fatalf("want 2 notifications, got %d", len(sent))
+		}
+		for _, n := range sent {
+			if n.StatusCode != 200 {
+				t.Fatalf("provider not acknowledged: %d %s %s", n.StatusCode, n.Reply, n.Err)
+			}
+		}
+		evs := sh.Events()[before:]
+		if len(evs) != 2 {
+			t.Fatalf("shop got %d events, want 2", len(evs))
+		}
+		wantTypes := []string{"payment.processing", "payment.succeeded"}
+		for i, ev := range evs {
+			if ev.Verified != nil {
+				t.Fatalf("event %d does not verify: %v", i, ev.Verified)
+			}
+			if ev.Header.Get("X-Fake-Signature") != "" || ev.Header.Get("Authorization") != "" {
+				t.Fatalf("provider headers leaked to the shop: %v", ev.Header)
+			}
+			if ev.Header.Get("Content-Type") != "application/json" || ev.Path != "/notifications/fake" {
+				t.Fatalf("event %d: %v %s", i, ev.Header, ev.Path)
+			}
+			var e map[string]any
+			if err := json.Unmarshal(ev.Body, &e); err != nil {
+				t.Fatal(err)
+			}
+			data, _ := e["data"].(map[string]any)
+			if e["type"] != wantTypes[i] || e["id"] != ev.Header.Get("webhook-id") || data["id"] != pay["id"] || data["amount"] != float64(2500) {
+				t.Fatalf("event %d: %s", i, ev.Body)
+			}
+		}
+		// The provider sends the last one again: acknowledged, not forwarded twice.
+		again := fs.Resend(context.Background(), sent[1])
+		if again.StatusCode != 200 {
+			t.Fatalf("resend not acknowledged: %d", again.StatusCode)
+		}
+		if n := len(sh.Events()) - before; n != 2 {
+			t.Fatalf("a duplicate was forwarded: %d events", n)
+		}
+		code, got := api(t, "GET", "/payments/"+pay["id"].(string), testToken, nil)
+		if code != 200 || got["status"] != "succeeded" {
+			t.Fatalf("after approve: %d %v", code, got)
+		}
+	})
+
+	t.Run("tampered or unsigned notifications never reach the shop", func(t *testing.T) {
+		code, pay := api(t, "POST", "/payments", testToken, fakePayment("ORD-3", 3000))
+		if code != 201 {
+			t.Fatal(code)
+		}
+		before := len(sh.Events())
+		sh.status.Store(500) // so the real ones are not acknowledged and can be replayed tampered
+		sent, _ := fs.Checkout(context.Background(), pay["provider_reference"].(string), true)
+		sh.status.Store(200)
+		base := len(sh.Events())
+		for _, mutate := range []func(h http.Header, b []byte) []byte{
+			func(h http.Header, b []byte) []byte { return bytes.Replace(b, []byte(`3000`), []byte(`3`), 1) },
+			func(h http.Header, b []byte) []byte { h.Del(fake.SignatureHeader); return b },
+			func(h http.Header, b []byte) []byte { h.Set(fake.SignatureHeader, strings.Repeat("0", 64)); return b },
+		} {
+			n := sent[1]
+			h := n.Header.Clone()
+			body := mutate(h, bytes.Clone(n.Body))
+			req, _ := http.NewRequest("POST", gwBase+"/notifications/fake", bytes.NewReader(body))
+			req.Header = h
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 401 {
+				t.Fatalf("tampered notification answered %d", resp.StatusCode)
+			}
+		}
+		if len(sh.Events()) != base {
+			t.Fatal("a tampered notification reached the shop")
+		}
+		_ = before
+	})
+
+	t.Run("shop failing means the provider is not acknowledged; a retry delivers", func(t *testing.T) {
+		code, pay := api(t, "POST", "/payments", testToken, fakePayment("ORD-4", 4000))
+		if code != 201 {
+			t.Fatal(code)
+		}
+		sh.status.Store(503)
+		sent, _ := fs.Checkout(context.Background(), pay["provider_reference"].(string), false)
+		sh.status.Store(200)
+		if len(sent) != 1 || sent[0].StatusCode/100 == 2 {
+			t.Fatalf("provider was acknowledged although the shop failed: %+v", sent)
+		}
+		before := len(sh.Events())
+		again := fs.Resend(context.Background(), sent[0])
+		if again.StatusCode != 200 {
+			t.Fatalf("retry not acknowledged: %d %s", again.StatusCode, again.Reply)
+		}
+		evs := sh.Events()[before:]
+		if len(evs) != 1 || !bytes.Contains(evs[0].Body, []byte(`"payment.failed"`)) || evs[0].Verified != nil {
+			t.Fatalf("retry delivered %d events", len(evs))
+		}
+	})
+
+	t.Run("refunds never exceed the paid amount", func(t *testing.T) {
+		code, pay := api(t, "POST", "/payments", testToken, fakePayment("ORD-5", 1999))
+		if code != 201 {
+			t.Fatal(code)
+		}
+		if _, err := fs.Checkout(context.Background(), pay["provider_reference"].(string), true); err != nil {
+			t.Fatal(err)
+		}
+		id := pay["id"].(string)
+		code, r1 := api(t, "POST", "/payments/"+id+"/refunds", testToken, map[string]any{"amount": 500, "reference": "RF-1"})
+		if code != 201 || r1["object"] != "refund" || r1["amount"] != float64(500) || r1["payment_id"] != id {
+			t.Fatalf("refund 1: %d %v", code, r1)
+		}
+		code, r2 := api(t, "POST", "/payments/"+id+"/refunds", testToken, map[string]any{"amount": 500})
+		if code != 201 {
+			t.Fatalf("refund 2: %d %v", code, r2)
+		}
+		code, over := api(t, "POST", "/payments/"+id+"/refunds", testToken, map[string]any{"amount": 1000})
+		if code != 400 || errField(over, "field") != "amount" {
+			t.Fatalf("over-refund: %d %v", code, over)
+		}
+		code, rest := api(t, "POST", "/payments/"+id+"/refunds", testToken, map[string]any{})
+		if code != 201 || rest["amount"] != float64(999) {
+			t.Fatalf("refund of the rest: %d %v", code, rest)
+		}
+		code, none := api(t, "POST", "/payments/"+id+"/refunds", testToken, map[string]any{})
+		if code != 400 {
+			t.Fatalf("refund of nothing: %d %v", code, none)
+		}
+		code, got := api(t, "GET", "/refunds/"+r1["id"].(string), testToken, nil)
+		if code != 200 || got["amount"] != float64(500) || got["payment_id"] != id {
+			t.Fatalf("get refund: %d %v", code, got)
+		}
+		code, p := api(t, "GET", "/payments/"+id, testToken, nil)
+		if code != 200 || p["amount_refunded"] != float64(1999) {
+			t.Fatalf("amount_refunded: %d %v", code, p)
+		}
+	})
+
+	t.Run("provider failures say whether the request was sent", func(t *testing.T) {
+		code, out := api(t, "POST", "/payments", testToken, fakePayment("ORD-SLOW", fake.AmountSlow))
+		if code != 504 || errField(out, "request_sent") != "unknown" || errField(out, "reference") != "ORD-SLOW" {
+			t.Fatalf("slow: %d %v", code, out)
+		}
+		code, out = api(t, "POST", "/payments", testToken, fakePayment("ORD-GARBAGE", fake.AmountGarbage))
+		if code != 502 || errField(out, "request_sent") != "unknown" {
+			t.Fatalf("garbage: %d %v", code, out)
+		}
+		code, out = api(t, "POST", "/payments", testToken, fakePayment("ORD-DECLINE", fake.AmountDecline))
+		if code/100 != 4 || errField(out, "type") != "provider_declined" || errField(out, "request_sent") != "yes" {
+			t.Fatalf("decline: %d %v", code, out)
+		}
+	})
+}

@@ -1,0 +1,59 @@
+package fake
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/caddy-payments/caddy-payments/providers"
+)
+
+// VerifyNotification implements providers.Provider. The whole body is
+// signed (HMAC-SHA256 with the account secret, hex in X-Fake-Signature),
+// so every field, amounts included, is trusted once the MAC matches.
+func (p *Provider) VerifyNotification(n *providers.IncomingNotification) (*providers.Notification, error) {
+	if n == nil || len(n.Body) == 0 {
+		return nil, fmt.Errorf("fake: empty notification: %w", providers.ErrUnauthenticated)
+	}
+	if !validSignature(p.secret, n.Body, n.Header.Get(SignatureHeader)) {
+		return nil, fmt.Errorf("fake: bad or missing %s: %w", SignatureHeader, providers.ErrUnauthenticated)
+	}
+	var w wireNotification
+	if err := json.Unmarshal(n.Body, &w); err != nil {
+		return nil, providers.Invalid("body", "a signed notification that is not the expected JSON")
+	}
+	if w.Type != "payment.status" || w.EventID == "" || w.PaymentID == "" {
+		return nil, providers.Invalid("body", "a signed notification without type payment.status, event_id and payment_id")
+	}
+	status := paymentStatus(w.Status)
+	event := ""
+	switch status {
+	case providers.StatusProcessing, providers.StatusSucceeded, providers.StatusFailed:
+		event = "payment." + string(status)
+	}
+	return &providers.Notification{
+		Object:       "payment",
+		ProviderRef:  w.PaymentID,
+		Reference:    w.Reference,
+		EventType:    event,
+		Status:       string(status),
+		Amount:       w.Amount,
+		Currency:     w.Currency,
+		AmountSigned: true,
+		EventKey:     w.EventID,
+		ProviderEvent: map[string]any{
+			"event_id": w.EventID, "type": w.Type, "payment_id": w.PaymentID,
+			"reference": w.Reference, "status": w.Status, "amount": w.Amount, "currency": w.Currency,
+		},
+		ProviderStatus: w.Status,
+	}, nil
+}
+
+// Acknowledge implements providers.Provider: the fake expects 200 "ok".
+func (p *Provider) Acknowledge(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, err := io.WriteString(w, "ok")
+	return err
+}
