@@ -298,6 +298,11 @@ func (h *Handler) payoutEvent(ctx context.Context, name string, p providers.Prov
 		out, status, eventType = got, got.Status, "payout."+got.Status
 	}
 	rec, err := h.store.GetPayout(ctx, id)
+	if err == nil && rec.Status == providers.PayoutSucceeded && status == providers.PayoutFailed {
+		// A bank can return a payout days after it was paid out (payabl
+		// sends a failed cft notification then): that is a reversal.
+		status, eventType = providers.PayoutReversed, "payout.reversed"
+	}
 	switch {
 	case err == nil:
 		if rec.Status != status {

@@ -1,0 +1,245 @@
+package payabl
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/caddy-payments/caddy-payments/providers"
+)
+
+// signedFields are the only notification fields payabl's security covers,
+// in signing order (reference §2.1: fixed order, not alphabetical).
+var signedFields = []string{"transactionid", "type", "errorcode", "timestamp"}
+
+// notificationSecurity computes the SHA-256 security of a notification:
+// lowercase hex of SHA-256(transactionid+type+errorcode+timestamp+secret).
+func notificationSecurity(transactionID, typ, errorCode, timestamp, secret string) string {
+	h := sha256.New()
+	for _, s := range []string{transactionID, typ, errorCode, timestamp, secret} {
+		h.Write([]byte(s))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// maskedFields are bank account fields that are masked to the last four
+// characters in ProviderEvent.
+var maskedFields = map[string]bool{
+	"account_number": true, "accountnumber": true, "iban": true,
+	"bank_number": true, "banknumber": true, "ccn": true,
+}
+
+// secretFields never leave the package: the signature, and anything that
+// could carry credentials.
+var secretFields = map[string]bool{"security": true, "signature": true, "secret": true, "password": true}
+
+// isHex reports whether s is n lowercase or uppercase hex digits.
+func isHex(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
+
+// unauthenticated wraps ErrUnauthenticated with a reason that names no
+// value from the notification.
+func unauthenticated(reason string) error {
+	return fmt.Errorf("payabl: %s: %w", reason, providers.ErrUnauthenticated)
+}
+
+// VerifyNotification implements providers.Provider. The form body is
+// parsed once. A 64-hex security must equal the SHA-256 over the signed
+// fields (compared with hmac.Equal); a 40-hex security (seen on payout
+// failure notifications, algorithm undocumented) cannot be checked and
+// gives an Untrusted notification, so the host asks payabl itself;
+// anything else is ErrUnauthenticated.
+func (p *Provider) VerifyNotification(n *providers.IncomingNotification) (*providers.Notification, error) {
+	if n == nil {
+		return nil, unauthenticated("empty notification")
+	}
+	form, err := url.ParseQuery(string(n.Body))
+	if err != nil {
+		return nil, unauthenticated("body is not form-encoded")
+	}
+	// A signed field given twice could be read differently by the
+	// verifier and by the code that acts on it: refuse.
+	for _, k := range append([]string{"security"}, signedFields...) {
+		if len(form[k]) > 1 {
+			return nil, unauthenticated(k + " is repeated")
+		}
+	}
+	security := strings.ToLower(form.Get("security"))
+	txid, typ, code, ts := form.Get("transactionid"), form.Get("type"), form.Get("errorcode"), form.Get("timestamp")
+	switch {
+	case security == "":
+		return nil, unauthenticated("security is missing")
+	case isHex(security, 40):
+		// Undocumented scheme: nothing is trusted, but the notification
+		// names a transaction the host can look up with its own
+		// credentials.
+		if !validTxID(txid) || typ == "" {
+			return nil, unauthenticated("unverifiable notification without transactionid or type")
+		}
+		out := normalise(form)
+		out.Untrusted = true
+		out.Confirm = true
+		return out, nil
+	case !isHex(security, 64):
+		return nil, unauthenticated("security is not a SHA-256 hex digest")
+	}
+	if txid == "" || typ == "" || code == "" || ts == "" {
+		return nil, unauthenticated("a signed field is missing")
+	}
+	want := notificationSecurity(txid, typ, code, ts, p.secret)
+	if !hmac.Equal([]byte(want), []byte(security)) {
+		return nil, unauthenticated("security does not match")
+	}
+	return normalise(form), nil
+}
+
+// normalise maps a notification's fields to the canonical notification
+// (reference §8, PRODUCT "Notifications" 3). Only transactionid, type,
+// errorcode and timestamp are signed; payment_state, amount, currency and
+// orderid are hints, so any claim that money moved which rests on them
+// carries Confirm.
+//
+//	capture/preauth/authorize (the payment):
+//	  errorcode 0 + payment_state not_credited_yet → payment.processing
+//	  errorcode 0 + payment_state credited         → payment.succeeded, Confirm
+//	  errorcode 0 + payment_state not_credited     → payment.failed, Confirm
+//	  errorcode 0 + other payment_state            → payment.processing, Confirm
+//	  errorcode 0 without payment_state            → payment.succeeded, Confirm
+//	  errorcode 2000                               → payment.processing
+//	  any other errorcode (signed)                 → payment.failed
+//	chb                                            → payment.disputed
+//	refund: 0 → refund.succeeded, 2000 → refund.pending, else refund.failed
+//	cft:    0 → payout.succeeded, 2000 → payout.processing, else payout.failed
+//	anything else                                  → no event ("")
+func normalise(form url.Values) *providers.Notification {
+	txid, typ, codeRaw, ts := form.Get("transactionid"), form.Get("type"), form.Get("errorcode"), form.Get("timestamp")
+	out := &providers.Notification{
+		ProviderRef:     txid,
+		Reference:       fromLatin1(form.Get("orderid")),
+		ProviderStatus:  codeRaw,
+		ProviderMessage: fromLatin1(form.Get("errormessage")),
+		AmountSigned:    false,
+		EventKey:        eventKey(txid, typ, codeRaw, ts),
+		ProviderEvent:   providerEvent(form),
+	}
+	if cur := form.Get("currency"); providers.ValidCurrency(cur) {
+		if a, err := providers.ParseMinor(form.Get("amount"), cur); err == nil {
+			out.Amount, out.Currency = a, cur
+		}
+	}
+	code, ok := parseCode(codeRaw)
+	if !ok {
+		return out
+	}
+	switch strings.ToLower(typ) {
+	case "capture", "preauth", "preauthorize", "authorize", "sale":
+		out.Object = "payment"
+		mapPayment(out, code, form)
+	case "chb":
+		out.Object = "payment"
+		out.EventType, out.Status = "payment.disputed", ""
+	case "refund":
+		out.Object = "refund"
+		switch code {
+		case codeOK:
+			out.EventType, out.Status = "refund.succeeded", providers.RefundSucceeded
+		case codePending:
+			out.EventType, out.Status = "refund.pending", providers.RefundPending
+		default:
+			out.EventType, out.Status = "refund.failed", providers.RefundFailed
+		}
+	case "cft":
+		out.Object = "payout"
+		switch code {
+		case codeOK:
+			out.EventType, out.Status = "payout.succeeded", providers.PayoutSucceeded
+		case codePending:
+			out.EventType, out.Status = "payout.processing", providers.PayoutProcessing
+		default:
+			out.EventType, out.Status = "payout.failed", providers.PayoutFailed
+		}
+	}
+	return out
+}
+
+// eventKey builds the notification's dedupe key from the signed fields
+// only: transactionid|type|errorcode|timestamp. payment_state, amount and
+// currency are unsigned and never part of it, so an altered replay of a
+// genuine notification cannot mint a new key. Two genuine notifications of
+// one payment (not_credited_yet, then credited) differ in their signed
+// timestamp; the gateway's event id also includes the event type, which
+// for credited comes from a tx_diagnose fetch.
+func eventKey(txid, typ, code, ts string) string {
+	return strings.Join([]string{txid, typ, code, ts}, "|")
+}
+
+// mapPayment fills the payment event from errorcode and payment_state.
+func mapPayment(out *providers.Notification, code int, form url.Values) {
+	set := func(ev string, st providers.Status, confirm bool) {
+		out.EventType, out.Status, out.Confirm = ev, string(st), confirm
+	}
+	switch code {
+	case codeOK:
+		_, hasState := form["payment_state"]
+		switch state := form.Get("payment_state"); {
+		case !hasState || state == "":
+			set("payment.succeeded", providers.StatusSucceeded, true)
+		case state == "not_credited_yet":
+			set("payment.processing", providers.StatusProcessing, false)
+		case state == "credited":
+			set("payment.succeeded", providers.StatusSucceeded, true)
+		case state == "not_credited":
+			set("payment.failed", providers.StatusFailed, true)
+		default:
+			set("payment.processing", providers.StatusProcessing, true)
+		}
+	case codePending:
+		set("payment.processing", providers.StatusProcessing, false)
+	default:
+		set("payment.failed", providers.StatusFailed, false)
+	}
+}
+
+// providerEvent is the notification's own fields for the forwarded event:
+// security and anything secret removed, bank account numbers masked,
+// values decoded from Latin-1 where they are not UTF-8.
+func providerEvent(form url.Values) map[string]any {
+	ev := make(map[string]any, len(form))
+	for k, vs := range form {
+		if secretFields[strings.ToLower(k)] {
+			continue
+		}
+		out := make([]string, len(vs))
+		for i, v := range vs {
+			v = fromLatin1(v)
+			if maskedFields[strings.ToLower(k)] {
+				v = providers.MaskAccount(v)
+			}
+			out[i] = v
+		}
+		if len(out) == 1 {
+			ev[k] = out[0]
+		} else {
+			ev[k] = out
+		}
+	}
+	return ev
+}
+
+// Acknowledge implements providers.Provider: payabl wants HTTP 200 with
+// the body "OK" ("Anything other than OK will be regarded as failed").
+func (p *Provider) Acknowledge(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, err := w.Write([]byte("OK"))
+	return err
+}
