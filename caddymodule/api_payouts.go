@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"net/http"
 	"regexp"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -117,8 +118,9 @@ func (h *Handler) serveCreatePayout(w http.ResponseWriter, r *http.Request, c ca
 		po.Reference = req.Reference
 	}
 	if po.CreatedAt.IsZero() {
-		po.CreatedAt = h.now().UTC().Truncate(1e9)
+		po.CreatedAt = h.now()
 	}
+	po.CreatedAt = po.CreatedAt.UTC().Truncate(time.Second)
 	if _, err := h.store.PutPayout(r.Context(), &store.PayoutRecord{
 		ID: po.ID, Provider: name, ProviderRef: po.ProviderReference, Reference: po.Reference,
 		Amount: po.Amount, Currency: po.Currency, Status: po.Status, Test: po.Test, CreatedAt: po.CreatedAt,

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -125,8 +126,9 @@ func (h *Handler) serveCreateRefund(w http.ResponseWriter, r *http.Request, c ca
 		ref.Reference = in.Reference
 	}
 	if ref.CreatedAt.IsZero() {
-		ref.CreatedAt = h.now().UTC().Truncate(1e9)
+		ref.CreatedAt = h.now()
 	}
+	ref.CreatedAt = ref.CreatedAt.UTC().Truncate(time.Second)
 	rr := &store.RefundRecord{
 		ID: ref.ID, Key: key, PaymentID: paymentID, Provider: name, ProviderRef: ref.ProviderReference,
 		Reference: ref.Reference, Amount: ref.Amount, Currency: ref.Currency, Status: providers.RefundPending,
