@@ -93,6 +93,8 @@ func (h *Handler) serveCreateRefund(w http.ResponseWriter, r *http.Request, c ca
 		return writeError(w, err)
 	}
 
+	h.refundsInFlight.Add(1)
+	defer h.refundsInFlight.Add(-1)
 	key := newKey("rk")
 	if _, err := h.store.ReserveRefund(ctx, paymentID, key, amount); err != nil {
 		if errors.Is(err, store.ErrRefundExceeds) {

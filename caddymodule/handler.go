@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -104,6 +105,10 @@ type Handler struct {
 	logger      *zap.Logger
 	now         func() time.Time
 	maxBodySize int64
+	// refundsInFlight counts refund creates between the provider call and
+	// storing the refund record; a refund notification that races ahead
+	// of its record waits for them (see refundEvent).
+	refundsInFlight *atomic.Int32
 }
 
 // CaddyModule returns the Caddy module information.
@@ -119,6 +124,7 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	h.now = time.Now
+	h.refundsInFlight = new(atomic.Int32)
 
 	if h.ProvidersRaw != nil {
 		mods, err := ctx.LoadModule(h, "ProvidersRaw")

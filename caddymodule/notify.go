@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -249,7 +250,7 @@ func (h *Handler) refundEvent(ctx context.Context, name string, p providers.Prov
 		}
 		out, status, eventType = got, got.Status, "refund."+got.Status
 	}
-	rec, err := h.store.GetRefund(ctx, id)
+	rec, err := h.waitRefund(ctx, id)
 	switch {
 	case err == nil:
 		if rec.Status != status {
@@ -330,4 +331,24 @@ func (h *Handler) payoutEvent(ctx context.Context, name string, p providers.Prov
 		return nil, "", nil
 	}
 	return out, eventType, nil
+}
+
+// waitRefund reads a refund record. Providers may notify about a refund
+// before the create call that made it has stored its record (payabl sends
+// the notification right after its reply); while a refund create is in
+// flight, a missing record is looked for again for up to two seconds, so
+// the event carries the payment_id and amount the gateway knows.
+func (h *Handler) waitRefund(ctx context.Context, id string) (*store.RefundRecord, error) {
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		rec, err := h.store.GetRefund(ctx, id)
+		if !errors.Is(err, store.ErrNotFound) || h.refundsInFlight.Load() == 0 || time.Now().After(deadline) {
+			return rec, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
 }
