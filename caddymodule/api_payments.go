@@ -64,6 +64,12 @@ func (h *Handler) serveCreatePayment(w http.ResponseWriter, r *http.Request) err
 	if pay.Reference == "" {
 		pay.Reference = req.Reference
 	}
+	if pay.LaunchData != "" {
+		if e := h.issueLaunch(r.Context(), name, pay); e != nil {
+			e.Reference = req.Reference
+			return writeError(w, e)
+		}
+	}
 	rec := &store.PaymentRecord{
 		ID: pay.ID, Provider: name, ProviderRef: pay.ProviderReference, Reference: pay.Reference,
 		Amount: pay.Amount, Currency: pay.Currency, Status: pay.Status,

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -245,6 +246,16 @@ func TestPayablEndToEnd(t *testing.T) {
 		if code != 400 || errField(over, "field") != "amount" || errField(over, "request_sent") != "no" {
 			t.Fatalf("over-refund: %d %v", code, over)
 		}
+		defer func() {
+			if t.Failed() {
+				resp, err := http.Get(gwBase + "/sandbox/payabl/_sandbox/payments")
+				if err == nil {
+					b, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					t.Logf("sandbox state: %s", b)
+				}
+			}
+		}()
 		waitFor(t, "refund events", func() bool {
 			n := 0
 			for _, ty := range types(eventsOf(t, sh, id)) {

@@ -212,9 +212,9 @@ func (h *Handler) paymentEvent(ctx context.Context, name string, p providers.Pro
 			if err != nil {
 				return nil, "", providers.Internal("the payment record could not be updated")
 			}
-			if !changed {
+			if !changed && upd.Status != status {
 				h.logger.Info("notification would move the payment backwards; recorded, acknowledged, not forwarded",
-					zap.String("provider", name), zap.String("payment_id", id), zap.String("recorded", string(rec.Status)), zap.String("notified", string(status)))
+					zap.String("provider", name), zap.String("payment_id", id), zap.String("recorded", string(upd.Status)), zap.String("notified", string(status)))
 				return nil, "", nil
 			}
 			rec = upd
@@ -258,7 +258,9 @@ func (h *Handler) refundEvent(ctx context.Context, name string, p providers.Prov
 			if err != nil {
 				return nil, "", providers.Internal("the refund record could not be updated")
 			}
-			if !changed {
+			if !changed && upd.Status != status {
+				h.logger.Info("notification would move the refund backwards; recorded, acknowledged, not forwarded",
+					zap.String("provider", name), zap.String("refund_id", id), zap.String("recorded", upd.Status), zap.String("notified", status))
 				return nil, "", nil
 			}
 			rec = upd
@@ -277,6 +279,8 @@ func (h *Handler) refundEvent(ctx context.Context, name string, p providers.Prov
 	}
 	out.ProviderStatus, out.ProviderMessage = n.ProviderStatus, n.ProviderMessage
 	if !providers.ValidEventType(eventType) {
+		h.logger.Info("notification maps to no event; acknowledged, not forwarded",
+			zap.String("provider", name), zap.String("id", id), zap.String("status", status))
 		return nil, "", nil
 	}
 	return out, eventType, nil
@@ -311,7 +315,9 @@ func (h *Handler) payoutEvent(ctx context.Context, name string, p providers.Prov
 			if err != nil {
 				return nil, "", providers.Internal("the payout record could not be updated")
 			}
-			if !changed {
+			if !changed && upd.Status != status {
+				h.logger.Info("notification would move the payout backwards; recorded, acknowledged, not forwarded",
+					zap.String("provider", name), zap.String("payout_id", id), zap.String("recorded", upd.Status), zap.String("notified", status))
 				return nil, "", nil
 			}
 			rec = upd
@@ -328,6 +334,8 @@ func (h *Handler) payoutEvent(ctx context.Context, name string, p providers.Prov
 	out.ID, out.Object, out.Provider = id, "payout", name
 	out.ProviderStatus, out.ProviderMessage = n.ProviderStatus, n.ProviderMessage
 	if !providers.ValidEventType(eventType) {
+		h.logger.Info("notification maps to no event; acknowledged, not forwarded",
+			zap.String("provider", name), zap.String("id", id), zap.String("status", status))
 		return nil, "", nil
 	}
 	return out, eventType, nil

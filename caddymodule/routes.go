@@ -51,6 +51,8 @@ func (h *Handler) match(path string) *route {
 		return &route{authed: true, methods: "GET", serve: h.serveProviders}
 	case len(seg) == 2 && seg[0] == "notifications" && seg[1] != "":
 		return &route{methods: "POST", serve: h.serveNotification, arg: seg[1]}
+	case len(seg) == 4 && seg[0] == "returns" && seg[1] != "" && seg[2] == "launch" && seg[3] != "":
+		return &route{methods: "GET", serve: h.serveLaunch, arg: seg[1] + "/" + seg[3]}
 	case len(seg) == 2 && seg[0] == "returns" && seg[1] != "":
 		return &route{methods: "GET, POST", serve: h.serveReturn, arg: seg[1]}
 	}

@@ -130,6 +130,16 @@ type Returner interface {
 	VerifyReturn(ctx context.Context, do Doer, r *IncomingNotification) (ref string, success bool, err error)
 }
 
+// Launcher is implemented by providers whose documented create reply has no
+// URL to send the customer to (Razorpay's Trustly JSON reply carries only a
+// poll action). Such a create returns a Payment with LaunchData; when the
+// customer's browser opens the one-time launch URL, the host calls Launch
+// with that data and the browser's request, and serves the reply (e.g. the
+// HTML page of Razorpay's /v1/payments/create/redirect) to the browser.
+type Launcher interface {
+	Launch(ctx context.Context, do Doer, data string, browser *IncomingNotification) (*Reply, error)
+}
+
 // IncomingNotification is the raw inbound request, body already read
 // (capped by max_body).
 type IncomingNotification struct {

@@ -90,6 +90,13 @@ type Payment struct {
 	ProviderMessage   string      `json:"provider_message,omitempty"`
 	Test              bool        `json:"test"`
 	CreatedAt         time.Time   `json:"created_at"`
+
+	// LaunchData, set by a Launcher provider on create, asks the host to
+	// send the customer through a one-time URL under public_url instead of
+	// a provider URL: the host stores it under a fresh token and answers
+	// next_action = redirect GET <public_url>/returns/<name>/launch/<token>.
+	// It may hold customer data but never a secret; it is not shown.
+	LaunchData string `json:"-"`
 }
 
 // RefundRequest is the canonical refund request. Amount is always set by the

@@ -23,6 +23,7 @@ var (
 	bucketRefunds   = []byte("refunds")
 	bucketPayouts   = []byte("payouts")
 	bucketDelivered = []byte("delivered")
+	bucketOnce      = []byte("once")
 )
 
 // openTimeout bounds the wait for bbolt's exclusive file lock, so a file
@@ -105,7 +106,7 @@ func openDB(abs string) (*bolt.DB, error) {
 		return nil, fmt.Errorf("store: opening %s: %w", abs, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketPayments, bucketRefunds, bucketPayouts, bucketDelivered} {
+		for _, name := range [][]byte{bucketPayments, bucketRefunds, bucketPayouts, bucketDelivered, bucketOnce} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -518,4 +519,61 @@ func (b *Bolt) Delivered(ctx context.Context, eventID string) (bool, error) {
 		return nil
 	})
 	return ok, err
+}
+
+// onceEntry is a one-time value with its expiry.
+type onceEntry struct {
+	Data    []byte    `json:"data"`
+	Expires time.Time `json:"expires"`
+}
+
+// PutOnce stores data under key until it is taken or ttl passes.
+func (b *Bolt) PutOnce(ctx context.Context, key string, data []byte, ttl time.Duration) error {
+	if key == "" {
+		return providers.Missing("key")
+	}
+	if ttl <= 0 {
+		return providers.Invalid("ttl", "ttl must be positive")
+	}
+	raw, err := json.Marshal(onceEntry{Data: data, Expires: time.Now().Add(ttl).UTC()})
+	if err != nil {
+		return err
+	}
+	return b.update(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketOnce).Put([]byte(key), raw)
+	})
+}
+
+// TakeOnce returns and deletes the data under key in one transaction, so
+// two concurrent takers never both get it.
+func (b *Bolt) TakeOnce(ctx context.Context, key string) ([]byte, error) {
+	if key == "" {
+		return nil, ErrNotFound
+	}
+	var out []byte
+	found := false
+	err := b.update(ctx, func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucketOnce)
+		raw := bk.Get([]byte(key))
+		if raw == nil {
+			return nil
+		}
+		var e onceEntry
+		if err := json.Unmarshal(raw, &e); err != nil {
+			return err
+		}
+		if err := bk.Delete([]byte(key)); err != nil {
+			return err
+		}
+		// An expired entry is deleted too (the delete commits), but not
+		// handed out.
+		if time.Now().Before(e.Expires) {
+			out, found = e.Data, true
+		}
+		return nil
+	})
+	if err == nil && !found {
+		err = ErrNotFound
+	}
+	return out, err
 }

@@ -119,6 +119,14 @@ type Store interface {
 	GetPayout(ctx context.Context, id string) (*PayoutRecord, error)
 	ApplyPayoutStatus(ctx context.Context, id string, to string, change StatusChange) (rec *PayoutRecord, changed bool, err error)
 
+	// PutOnce stores data under key until it is taken or ttl passes
+	// (one-time tokens, e.g. a customer's launch URL). An existing key is
+	// overwritten.
+	PutOnce(ctx context.Context, key string, data []byte, ttl time.Duration) error
+	// TakeOnce returns and deletes the data under key, atomically, so it
+	// is handed out at most once; ErrNotFound when missing, taken or expired.
+	TakeOnce(ctx context.Context, key string) ([]byte, error)
+
 	// MarkDelivered records that the event with this id was accepted by the
 	// shop. Delivered reports whether it was.
 	MarkDelivered(ctx context.Context, eventID string) error

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -41,6 +42,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"PayoutRoundTrip", testPayoutRoundTrip},
 		{"PayoutTransitions", testPayoutTransitions},
 		{"Delivered", testDelivered},
+		{"Once", testOnce},
+		{"OnceUnderConcurrency", testOnceUnderConcurrency},
 		{"CancelledContext", testCancelledContext},
 	}
 	for _, tc := range tests {
@@ -610,6 +613,55 @@ func testDelivered(t *testing.T, s store.Store) {
 	check("evt_1", true)
 	if err := s.MarkDelivered(ctx, ""); err == nil {
 		t.Fatal("MarkDelivered accepted an empty id")
+	}
+}
+
+func testOnce(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if err := s.PutOnce(ctx, "k1", []byte("v1"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.TakeOnce(ctx, "k1")
+	if err != nil || string(got) != "v1" {
+		t.Fatalf("TakeOnce = %q, %v", got, err)
+	}
+	if _, err := s.TakeOnce(ctx, "k1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("second TakeOnce = %v, want ErrNotFound", err)
+	}
+	if _, err := s.TakeOnce(ctx, "never"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("TakeOnce of an unknown key = %v", err)
+	}
+	if err := s.PutOnce(ctx, "k2", []byte("v2"), 20*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(40 * time.Millisecond)
+	if _, err := s.TakeOnce(ctx, "k2"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("expired TakeOnce = %v, want ErrNotFound", err)
+	}
+	if err := s.PutOnce(ctx, "", []byte("x"), time.Minute); err == nil {
+		t.Fatal("PutOnce accepted an empty key")
+	}
+}
+
+func testOnceUnderConcurrency(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if err := s.PutOnce(ctx, "race", []byte("v"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var got atomic.Int32
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.TakeOnce(ctx, "race"); err == nil {
+				got.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if got.Load() != 1 {
+		t.Fatalf("%d takers got the one-time value, want exactly 1", got.Load())
 	}
 }
 

@@ -1,0 +1,79 @@
+package caddymodule
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-payments/caddy-payments/providers"
+	"github.com/caddy-payments/caddy-payments/store"
+)
+
+// launchTTL is how long a customer has to open a launch URL.
+const launchTTL = time.Hour
+
+// issueLaunch stores a Launcher provider's LaunchData under a fresh
+// one-time token and points the payment's next_action at
+// <public_url>/returns/<name>/launch/<token>.
+func (h *Handler) issueLaunch(ctx context.Context, name string, pay *providers.Payment) *providers.Error {
+	token := newKey("ln")
+	if err := h.store.PutOnce(ctx, launchKey(name, token), []byte(pay.LaunchData), launchTTL); err != nil {
+		h.logger.Error("storing launch data", zap.String("payment_id", pay.ID), zap.Error(err))
+		e := providers.Internal("the payment was created but its checkout link could not be stored; find it by reference")
+		e.RequestSent = providers.SentYes
+		return e
+	}
+	pay.LaunchData = ""
+	pay.NextAction = &providers.NextAction{Type: "redirect", Method: http.MethodGet,
+		URL: h.endpointURL("/returns/" + name + "/launch/" + token)}
+	return nil
+}
+
+func launchKey(name, token string) string { return "launch:" + name + ":" + token }
+
+// serveLaunch is GET /returns/{name}/launch/{token}: the customer's browser
+// opening its one-time checkout link. The stored data is handed to the
+// provider's Launch (which may call the provider with the browser's own
+// IP and user agent) and what it returns is served to the browser. A
+// token works once and for launchTTL.
+func (h *Handler) serveLaunch(w http.ResponseWriter, r *http.Request, c call) error {
+	name, token, _ := strings.Cut(c.arg, "/")
+	p := h.providers[name]
+	l, ok := p.(providers.Launcher)
+	if p == nil || !ok {
+		return writeError(w, providers.NotFound("no checkout link here"))
+	}
+	data, err := h.store.TakeOnce(r.Context(), launchKey(name, token))
+	if errors.Is(err, store.ErrNotFound) {
+		return writeError(w, providers.NotFound("this checkout link was already used or has expired; ask the shop for a new payment"))
+	}
+	if err != nil {
+		h.logger.Error("reading launch data", zap.String("provider", name), zap.Error(err))
+		return writeError(w, providers.Internal("the checkout link could not be read"))
+	}
+	reply, err := l.Launch(r.Context(), h.doer, string(data), &providers.IncomingNotification{
+		Method: r.Method, Header: r.Header, Query: r.URL.Query(),
+	})
+	if err != nil {
+		return writeError(w, err)
+	}
+	ct := reply.Header.Get("Content-Type")
+	if ct == "" {
+		ct = "text/html; charset=utf-8"
+	}
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	status := reply.StatusCode
+	if status == 0 {
+		status = http.StatusOK
+	}
+	w.WriteHeader(status)
+	_, err = w.Write(reply.Body)
+	return err
+}
