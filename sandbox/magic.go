@@ -21,5 +21,5 @@ type MagicValue struct {
 // MagicValues lists every magic value of every emulated provider, in a
 // stable order, for the README and for tests.
 func MagicValues() []MagicValue {
-	return slices.Concat(payablMagicValues)
+	return slices.Concat(payablMagicValues, razorpayMagicValues, paysageMagicValues)
 }

@@ -84,6 +84,14 @@ type Handler struct {
 	// emulator accepts the public payabl. sandbox account.
 	Payabl *PayablConfig `json:"payabl,omitempty"`
 
+	// Razorpay configures the Razorpay emulator (under <prefix>/razorpay).
+	// Optional: without it the emulator accepts its documented test keys.
+	Razorpay *RazorpayConfig `json:"razorpay,omitempty"`
+
+	// Paysage configures the PaySage emulator (under <prefix>/paysage).
+	// Optional: without it the emulator accepts its documented test shop.
+	Paysage *PaysageConfig `json:"paysage,omitempty"`
+
 	env       *env
 	emulators map[string]emulator
 }
@@ -148,7 +156,15 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("payments_sandbox: payabl: %w", err)
 	}
-	h.emulators = map[string]emulator{"payabl": pay}
+	rzp, err := newRazorpay(h.env, h.Razorpay)
+	if err != nil {
+		return fmt.Errorf("payments_sandbox: razorpay: %w", err)
+	}
+	ps, err := newPaysage(h.env, h.Paysage)
+	if err != nil {
+		return fmt.Errorf("payments_sandbox: paysage: %w", err)
+	}
+	h.emulators = map[string]emulator{"payabl": pay, "razorpay": rzp, "paysage": ps}
 	return nil
 }
 

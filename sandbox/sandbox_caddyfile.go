@@ -66,6 +66,14 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := h.unmarshalPayabl(d); err != nil {
 				return err
 			}
+		case "razorpay":
+			if err := h.unmarshalRazorpay(d); err != nil {
+				return err
+			}
+		case "paysage":
+			if err := h.unmarshalPaysage(d); err != nil {
+				return err
+			}
 		default:
 			return d.Errf("payments_sandbox: unknown subdirective %q", d.Val())
 		}
