@@ -406,6 +406,40 @@ func TestGatewayWithFakeProvider(t *testing.T) {
 		}
 	})
 
+	t.Run("a failed payment moves up only when a fetch confirms it", func(t *testing.T) {
+		code, pay := api(t, "POST", "/payments", testToken, fakePayment("ORD-LATE", 5000))
+		if code != 201 {
+			t.Fatal(code)
+		}
+		ref := pay["provider_reference"].(string)
+		if _, err := fs.Checkout(context.Background(), ref, false); err != nil {
+			t.Fatal(err)
+		}
+		before := len(sh.Events())
+		// A correctly signed message claiming success for the failed payment:
+		// the provider (fetched) still says failed, so nothing moves.
+		body := []byte(`{"event_id":"fe_late_1","type":"payment.status","payment_id":"` + ref +
+			`","reference":"ORD-LATE","status":"succeeded","amount":5000,"currency":"EUR"}`)
+		req, _ := http.NewRequest("POST", gwBase+"/notifications/fake", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set(fake.SignatureHeader, fake.Sign(fakeSecret, body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("verified notification not acknowledged: %d", resp.StatusCode)
+		}
+		if len(sh.Events()) != before {
+			t.Fatal("an unconfirmed upward move out of failed was forwarded")
+		}
+		code, got := api(t, "GET", "/payments/"+pay["id"].(string), testToken, nil)
+		if code != 200 || got["status"] != "failed" {
+			t.Fatalf("status moved without confirmation: %v", got)
+		}
+	})
+
 	t.Run("refunds never exceed the paid amount", func(t *testing.T) {
 		code, pay := api(t, "POST", "/payments", testToken, fakePayment("ORD-5", 1999))
 		if code != 201 {

@@ -157,14 +157,23 @@ func (h *Handler) paymentEvent(ctx context.Context, name string, p providers.Pro
 	// Fetch when nothing in the notification can be trusted, when it claims
 	// money moved on unsigned fields, or when the amount is unsigned and the
 	// gateway has no record to take it from.
-	if n.Untrusted || n.Confirm || (!known && !n.AmountSigned) {
+	// A failed payment moves up (Razorpay's late authorisation) only on a
+	// fetch from the provider, never on the message alone.
+	lateUp := known && rec.Status == providers.StatusFailed &&
+		(status == providers.StatusAuthorized || status == providers.StatusSucceeded)
+	if n.Untrusted || n.Confirm || lateUp || (!known && !n.AmountSigned) {
 		got, err := p.GetPayment(ctx, h.doer, n.ProviderRef)
 		if err != nil {
 			return nil, "", err
 		}
 		h.completePayment(name, got)
 		pay, confirmed = got, true
-		if n.Untrusted || n.Confirm {
+		if lateUp && got.Status == providers.StatusFailed {
+			h.logger.Warn("notification claims a failed payment moved up; the provider does not confirm it; acknowledged, not forwarded",
+				zap.String("provider", name), zap.String("payment_id", id), zap.String("claimed", string(status)))
+			return nil, "", nil
+		}
+		if n.Untrusted || n.Confirm || lateUp {
 			if eventType != "payment.disputed" {
 				if got.Status != status {
 					h.logger.Warn("notification's claim not confirmed by the provider; forwarding what the provider says",
