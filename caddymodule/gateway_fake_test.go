@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2/caddytest"
-
 	"github.com/caddy-payments/caddy-payments/providers/fake"
 )
 
@@ -77,8 +75,7 @@ func (s *shop) Events() []shopEvent {
 
 // fakeGateway starts Caddy in-process with the gateway in front of a shop,
 // using the test-only fake provider.
-func fakeGateway(t *testing.T) (*caddytest.Tester, *fake.Server, *shop) {
-	integrationStarted.Add(1)
+func fakeGateway(t *testing.T) (*fake.Server, *shop) {
 	fs := fake.NewServer(fakeSecret)
 	fs.SlowDelay = 4 * time.Second
 	fsrv := httptest.NewServer(fs)
@@ -87,16 +84,7 @@ func fakeGateway(t *testing.T) (*caddytest.Tester, *fake.Server, *shop) {
 	t.Setenv("FAKE_PAY_SECRET", fakeSecret)
 	t.Setenv("PAYMENTS_TEST_TOKEN", testToken)
 	t.Setenv("PAYMENTS_TEST_WHSEC", testWhsec)
-	tester := caddytest.NewTester(t)
-	tester.InitServer(fmt.Sprintf(`
-{
-	admin localhost:2999
-	http_port 9080
-	https_port 9443
-	grace_period 1ns
-	skip_install_trust
-}
-
+	loadCaddy(t, fmt.Sprintf(`
 http://localhost:9080 {
 	payments {
 		provider fake {
@@ -112,12 +100,8 @@ http://localhost:9080 {
 	}
 	reverse_proxy %s
 }
-`, fsrv.URL, filepath.Join(t.TempDir(), "state.db"), sh.srv.URL), "caddyfile")
-	if t.Failed() || t.Skipped() {
-		t.FailNow()
-	}
-	integrationRan.Add(1)
-	return tester, fs, sh
+`, fsrv.URL, filepath.Join(t.TempDir(), "state.db"), sh.srv.URL))
+	return fs, sh
 }
 
 // api calls the gateway's canonical API.
@@ -164,7 +148,7 @@ func fakePayment(ref string, amount int64) map[string]any {
 }
 
 func TestGatewayWithFakeProvider(t *testing.T) {
-	_, fs, sh := fakeGateway(t)
+	fs, sh := fakeGateway(t)
 
 	t.Run("create and get", func(t *testing.T) {
 		code, pay := api(t, "POST", "/payments", testToken, fakePayment("ORD-1", 1999))

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/caddyserver/caddy/v2/caddytest"
 )
 
 const payablSecret = "b185" // the public payabl sandbox secret
@@ -21,21 +19,11 @@ const payablSecret = "b185" // the public payabl sandbox secret
 // payablGateway starts Caddy in-process with the gateway, the embedded
 // sandbox (payabl) and a stand-in shop: the whole flow on loopback.
 func payablGateway(t *testing.T) *shop {
-	integrationStarted.Add(1)
 	sh := newShop(t)
 	t.Setenv("PAYABL_TEST_SECRET", payablSecret)
 	t.Setenv("PAYMENTS_TEST_TOKEN", testToken)
 	t.Setenv("PAYMENTS_TEST_WHSEC", testWhsec)
-	tester := caddytest.NewTester(t)
-	tester.InitServer(fmt.Sprintf(`
-{
-	admin localhost:2999
-	http_port 9080
-	https_port 9443
-	grace_period 1ns
-	skip_install_trust
-}
-
+	loadCaddy(t, fmt.Sprintf(`
 http://localhost:9080 {
 	payments_sandbox {
 		slow_delay 4s
@@ -58,11 +46,7 @@ http://localhost:9080 {
 	}
 	reverse_proxy %s
 }
-`, filepath.Join(t.TempDir(), "state.db"), sh.srv.URL), "caddyfile")
-	if t.Failed() || t.Skipped() {
-		t.FailNow()
-	}
-	integrationRan.Add(1)
+`, filepath.Join(t.TempDir(), "state.db"), sh.srv.URL))
 	return sh
 }
 
