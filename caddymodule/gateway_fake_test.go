@@ -26,6 +26,9 @@ const (
 	testTimeout = 2 * time.Second
 )
 
+// fakeCreates counts create calls that reached the fake provider.
+var fakeCreates atomic.Int32
+
 // shop is a stand-in for the merchant's shop behind the gateway. It
 // records what reaches it and verifies forwarded events with an
 // independent Standard Webhooks verifier.
@@ -78,7 +81,12 @@ func (s *shop) Events() []shopEvent {
 func fakeGateway(t *testing.T) (*fake.Server, *shop) {
 	fs := fake.NewServer(fakeSecret)
 	fs.SlowDelay = 4 * time.Second
-	fsrv := httptest.NewServer(fs)
+	fsrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/payments" {
+			fakeCreates.Add(1)
+		}
+		fs.ServeHTTP(w, r)
+	}))
 	t.Cleanup(fsrv.Close)
 	sh := newShop(t)
 	t.Setenv("FAKE_PAY_SECRET", fakeSecret)
@@ -421,6 +429,81 @@ func TestGatewayWithFakeProvider(t *testing.T) {
 		code, got := api(t, "GET", "/payments/"+pay["id"].(string), testToken, nil)
 		if code != 200 || got["status"] != "failed" {
 			t.Fatalf("status moved without confirmation: %v", got)
+		}
+	})
+
+	t.Run("idempotency: replay, conflict, in flight, validation not stored", func(t *testing.T) {
+		post := func(key string, body any) (int, http.Header, map[string]any) {
+			buf, _ := json.Marshal(body)
+			req, _ := http.NewRequest("POST", gwBase+"/payments", bytes.NewReader(buf))
+			req.Header.Set("Authorization", "Bearer "+testToken)
+			req.Header.Set("Idempotency-Key", key)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var out map[string]any
+			_ = json.NewDecoder(resp.Body).Decode(&out)
+			return resp.StatusCode, resp.Header, out
+		}
+		before := fakeCreates.Load()
+		code, h1, first := post("key-1", fakePayment("ORD-IDEM-1", 700))
+		if code != 201 || h1.Get("Idempotent-Replayed") != "" {
+			t.Fatalf("first: %d %v", code, first)
+		}
+		// Same body, keys in another order and other white space: replayed.
+		code, h2, again := post("key-1", map[string]any{"currency": "EUR", "amount": 700, "reference": "ORD-IDEM-1",
+			"description": "Order", "customer": map[string]any{"country": "SE", "email": "jane@example.com", "id": "cust-1"},
+			"failure_url": "https://shop.example/failed", "success_url": "https://shop.example/ok", "return_url": "https://shop.example/return"})
+		if code != 201 || h2.Get("Idempotent-Replayed") != "true" || again["id"] != first["id"] {
+			t.Fatalf("replay: %d %v %v", code, h2, again)
+		}
+		if n := fakeCreates.Load() - before; n != 1 {
+			t.Fatalf("the provider saw %d creates, want 1", n)
+		}
+		code, _, conflict := post("key-1", fakePayment("ORD-IDEM-1", 701))
+		if code != 409 || errField(conflict, "type") != "idempotency_conflict" {
+			t.Fatalf("conflict: %d %v", code, conflict)
+		}
+		// A validation failure is not stored: the corrected request may reuse the key.
+		bad := fakePayment("ORD-IDEM-2", 800)
+		bad["currency"] = "XXX1"
+		if code, _, out := post("key-2", bad); code != 400 {
+			t.Fatalf("bad: %d %v", code, out)
+		}
+		if code, _, out := post("key-2", fakePayment("ORD-IDEM-2", 800)); code != 201 {
+			t.Fatalf("corrected request with the same key: %d %v", code, out)
+		}
+		// A duplicate while the first is in flight never reaches the provider.
+		before = fakeCreates.Load()
+		done := make(chan int)
+		go func() {
+			code, _, _ := post("key-3", fakePayment("ORD-IDEM-3", fake.AmountSlow))
+			done <- code
+		}()
+		time.Sleep(300 * time.Millisecond)
+		code, _, busy := post("key-3", fakePayment("ORD-IDEM-3", fake.AmountSlow))
+		if code != 409 || errField(busy, "code") != "request_in_progress" || errField(busy, "retryable") != true {
+			t.Fatalf("in flight: %d %v", code, busy)
+		}
+		if first := <-done; first != 504 {
+			t.Fatalf("slow first: %d", first)
+		}
+		// Its unknown outcome is stored and replayed, not retried.
+		code, h3, replay := post("key-3", fakePayment("ORD-IDEM-3", fake.AmountSlow))
+		if code != 504 || h3.Get("Idempotent-Replayed") != "true" || errField(replay, "request_sent") != "unknown" {
+			t.Fatalf("replayed timeout: %d %v", code, replay)
+		}
+		if n := fakeCreates.Load() - before; n != 1 {
+			t.Fatalf("the provider saw %d creates for key-3, want 1", n)
+		}
+		if code, _, out := post("", fakePayment("ORD-IDEM-4", 900)); code != 201 {
+			t.Fatalf("no key: %d %v", code, out)
+		}
+		long := strings.Repeat("k", 256)
+		if code, _, out := post(long, fakePayment("ORD-IDEM-5", 900)); code != 400 || errField(out, "field") != "Idempotency-Key" {
+			t.Fatalf("long key: %d %v", code, out)
 		}
 	})
 

@@ -16,8 +16,10 @@ type route struct {
 	authed bool
 	// methods allowed on the path, for 405 answers.
 	methods string
-	serve   func(w http.ResponseWriter, r *http.Request, c call) error
-	arg     string
+	// idempotent POST routes honour the Idempotency-Key header.
+	idempotent bool
+	serve      func(w http.ResponseWriter, r *http.Request, c call) error
+	arg        string
 }
 
 // call carries what a route handler needs besides the request: the path
@@ -36,15 +38,15 @@ func (h *Handler) match(path string) *route {
 	}
 	switch {
 	case path == "/payments":
-		return &route{authed: true, methods: "GET, POST", serve: h.servePayments}
+		return &route{authed: true, methods: "GET, POST", serve: h.servePayments, idempotent: true}
 	case len(seg) == 2 && seg[0] == "payments" && seg[1] != "":
 		return &route{authed: true, methods: "GET", serve: h.serveGetPayment, arg: seg[1]}
 	case len(seg) == 3 && seg[0] == "payments" && seg[1] != "" && seg[2] == "refunds":
-		return &route{authed: true, methods: "POST", serve: h.serveCreateRefund, arg: seg[1]}
+		return &route{authed: true, methods: "POST", serve: h.serveCreateRefund, arg: seg[1], idempotent: true}
 	case len(seg) == 2 && seg[0] == "refunds" && seg[1] != "":
 		return &route{authed: true, methods: "GET", serve: h.serveGetRefund, arg: seg[1]}
 	case path == "/payouts":
-		return &route{authed: true, methods: "POST", serve: h.serveCreatePayout}
+		return &route{authed: true, methods: "POST", serve: h.serveCreatePayout, idempotent: true}
 	case len(seg) == 2 && seg[0] == "payouts" && seg[1] != "":
 		return &route{authed: true, methods: "GET", serve: h.serveGetPayout, arg: seg[1]}
 	case path == "/providers":
@@ -79,5 +81,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			return writeError(w, e)
 		}
 	}
-	return rt.serve(w, r, call{arg: rt.arg, next: next})
+	c := call{arg: rt.arg, next: next}
+	if rt.idempotent && r.Method == http.MethodPost {
+		return h.withIdempotency(w, r, func(w http.ResponseWriter, r *http.Request) error { return rt.serve(w, r, c) })
+	}
+	return rt.serve(w, r, c)
 }

@@ -24,6 +24,7 @@ var (
 	bucketPayouts   = []byte("payouts")
 	bucketDelivered = []byte("delivered")
 	bucketOnce      = []byte("once")
+	bucketIdem      = []byte("idempotency")
 )
 
 // openTimeout bounds the wait for bbolt's exclusive file lock, so a file
@@ -106,7 +107,7 @@ func openDB(abs string) (*bolt.DB, error) {
 		return nil, fmt.Errorf("store: opening %s: %w", abs, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketPayments, bucketRefunds, bucketPayouts, bucketDelivered, bucketOnce} {
+		for _, name := range [][]byte{bucketPayments, bucketRefunds, bucketPayouts, bucketDelivered, bucketOnce, bucketIdem} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -576,4 +577,68 @@ func (b *Bolt) TakeOnce(ctx context.Context, key string) ([]byte, error) {
 		err = ErrNotFound
 	}
 	return out, err
+}
+
+// BeginIdempotent claims key in one transaction (see Store).
+func (b *Bolt) BeginIdempotent(ctx context.Context, key, fingerprint string, ttl time.Duration) (*IdempotencyRecord, bool, error) {
+	if key == "" {
+		return nil, false, providers.Missing("key")
+	}
+	if ttl <= 0 {
+		return nil, false, providers.Invalid("ttl", "ttl must be positive")
+	}
+	var existing *IdempotencyRecord
+	started := false
+	err := b.update(ctx, func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucketIdem)
+		now := time.Now().UTC()
+		if raw := bk.Get([]byte(key)); raw != nil {
+			var rec IdempotencyRecord
+			if err := json.Unmarshal(raw, &rec); err != nil {
+				return err
+			}
+			if now.Before(rec.Expires) {
+				existing = &rec
+				return nil
+			}
+		}
+		raw, err := json.Marshal(IdempotencyRecord{Fingerprint: fingerprint, Started: now, Expires: now.Add(ttl)})
+		if err != nil {
+			return err
+		}
+		started = true
+		return bk.Put([]byte(key), raw)
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return existing, started, nil
+}
+
+// FinishIdempotent stores the response under a started key.
+func (b *Bolt) FinishIdempotent(ctx context.Context, key string, status int, contentType string, body []byte) error {
+	return b.update(ctx, func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucketIdem)
+		raw := bk.Get([]byte(key))
+		if raw == nil {
+			return ErrNotFound
+		}
+		var rec IdempotencyRecord
+		if err := json.Unmarshal(raw, &rec); err != nil {
+			return err
+		}
+		rec.Done, rec.Status, rec.ContentType, rec.Body = true, status, contentType, body
+		out, err := json.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		return bk.Put([]byte(key), out)
+	})
+}
+
+// AbandonIdempotent frees a key whose request executed nothing.
+func (b *Bolt) AbandonIdempotent(ctx context.Context, key string) error {
+	return b.update(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketIdem).Delete([]byte(key))
+	})
 }

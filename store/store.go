@@ -87,6 +87,17 @@ type PayoutRecord struct {
 	History     []StatusChange `json:"history,omitempty"`
 }
 
+// IdempotencyRecord is what is kept under an Idempotency-Key.
+type IdempotencyRecord struct {
+	Fingerprint string    `json:"fingerprint"`
+	Done        bool      `json:"done"`
+	Started     time.Time `json:"started"`
+	Expires     time.Time `json:"expires"`
+	Status      int       `json:"status,omitempty"`
+	ContentType string    `json:"content_type,omitempty"`
+	Body        []byte    `json:"body,omitempty"`
+}
+
 // Store is the gateway's durable state. Every method is atomic on its own.
 type Store interface {
 	// PutPayment stores a payment record. If one with the same ID exists it
@@ -126,6 +137,19 @@ type Store interface {
 	// TakeOnce returns and deletes the data under key, atomically, so it
 	// is handed out at most once; ErrNotFound when missing, taken or expired.
 	TakeOnce(ctx context.Context, key string) ([]byte, error)
+
+	// BeginIdempotent claims an idempotency key for a request with the given
+	// fingerprint. When the key is free (or its record expired) it is
+	// recorded as in flight and started is true: the caller executes the
+	// request and then calls FinishIdempotent or AbandonIdempotent. When
+	// the key is taken, started is false and the existing record is
+	// returned for the caller to compare (fingerprint) and replay (done)
+	// or refuse (in flight). Atomic: of concurrent callers, one starts.
+	BeginIdempotent(ctx context.Context, key, fingerprint string, ttl time.Duration) (rec *IdempotencyRecord, started bool, err error)
+	// FinishIdempotent stores the response of a started request.
+	FinishIdempotent(ctx context.Context, key string, status int, contentType string, body []byte) error
+	// AbandonIdempotent frees a started key (nothing was executed).
+	AbandonIdempotent(ctx context.Context, key string) error
 
 	// MarkDelivered records that the event with this id was accepted by the
 	// shop. Delivered reports whether it was.

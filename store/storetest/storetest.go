@@ -44,6 +44,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Delivered", testDelivered},
 		{"Once", testOnce},
 		{"OnceUnderConcurrency", testOnceUnderConcurrency},
+		{"Idempotency", testIdempotency},
+		{"IdempotencyUnderConcurrency", testIdempotencyUnderConcurrency},
 		{"CancelledContext", testCancelledContext},
 	}
 	for _, tc := range tests {
@@ -662,6 +664,62 @@ func testOnceUnderConcurrency(t *testing.T, s store.Store) {
 	wg.Wait()
 	if got.Load() != 1 {
 		t.Fatalf("%d takers got the one-time value, want exactly 1", got.Load())
+	}
+}
+
+func testIdempotency(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	rec, started, err := s.BeginIdempotent(ctx, "k", "fp1", time.Hour)
+	if err != nil || !started || rec != nil {
+		t.Fatalf("first Begin = %v %v %v", rec, started, err)
+	}
+	rec, started, err = s.BeginIdempotent(ctx, "k", "fp1", time.Hour)
+	if err != nil || started || rec == nil || rec.Done || rec.Fingerprint != "fp1" {
+		t.Fatalf("Begin while in flight = %+v %v %v", rec, started, err)
+	}
+	if err := s.FinishIdempotent(ctx, "k", 201, "application/json", []byte(`{"id":"x"}`)); err != nil {
+		t.Fatal(err)
+	}
+	rec, started, err = s.BeginIdempotent(ctx, "k", "fp2", time.Hour)
+	if err != nil || started || !rec.Done || rec.Status != 201 || string(rec.Body) != `{"id":"x"}` || rec.Fingerprint != "fp1" {
+		t.Fatalf("Begin after finish = %+v %v %v", rec, started, err)
+	}
+	// Abandon frees the key for a corrected request.
+	if _, started, _ := s.BeginIdempotent(ctx, "k2", "fp", time.Hour); !started {
+		t.Fatal("k2 not started")
+	}
+	if err := s.AbandonIdempotent(ctx, "k2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, started, _ := s.BeginIdempotent(ctx, "k2", "other", time.Hour); !started {
+		t.Fatal("an abandoned key was not freed")
+	}
+	// Expired keys are free again.
+	if _, started, _ := s.BeginIdempotent(ctx, "k3", "fp", 20*time.Millisecond); !started {
+		t.Fatal("k3 not started")
+	}
+	time.Sleep(40 * time.Millisecond)
+	if _, started, _ := s.BeginIdempotent(ctx, "k3", "fp", time.Hour); !started {
+		t.Fatal("an expired key was not freed")
+	}
+}
+
+func testIdempotencyUnderConcurrency(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	var starts atomic.Int32
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, started, err := s.BeginIdempotent(ctx, "race", "fp", time.Hour); err == nil && started {
+				starts.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if starts.Load() != 1 {
+		t.Fatalf("%d callers started the same key, want exactly 1", starts.Load())
 	}
 }
 
