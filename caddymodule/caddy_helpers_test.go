@@ -10,7 +10,10 @@ import (
 // that every real-Caddy test in this package shares (admin localhost:2999,
 // HTTP on :9080), counting the test as started and, once the config runs,
 // as ran (see TestMain). It stops the test when Caddy could not load it.
-func loadCaddy(t *testing.T, sites string) {
+func loadCaddy(t *testing.T, sites string) { loadCaddyWith(t, "", sites) }
+
+// loadCaddyWith is loadCaddy with extra global options.
+func loadCaddyWith(t *testing.T, globals, sites string) {
 	t.Helper()
 	integrationStarted.Add(1)
 	tester := caddytest.NewTester(t)
@@ -21,7 +24,7 @@ func loadCaddy(t *testing.T, sites string) {
 	https_port 9443
 	grace_period 1ns
 	skip_install_trust
-}
+`+globals+`}
 `+sites, "caddyfile")
 	if t.Failed() || t.Skipped() {
 		t.FailNow()
