@@ -23,6 +23,12 @@ type Event struct {
 	Provider      string         `json:"provider"`
 	Data          any            `json:"data"`
 	ProviderEvent map[string]any `json:"provider_event,omitempty"`
+
+	// announce, when set, is the key that marks this object's status as
+	// announced to the shop: the same status is not forwarded twice for one
+	// object, even from different provider notifications (Razorpay sends
+	// payment.captured and order.paid for one success).
+	announce string
 }
 
 // signStandardWebhooks returns the webhook-signature header value for a

@@ -67,6 +67,13 @@ func (h *Handler) serveNotification(w http.ResponseWriter, r *http.Request, c ca
 		h.logger.Info("notification already delivered; acknowledged again", zap.String("provider", name), zap.String("event_id", ev.ID))
 		return p.Acknowledge(w)
 	}
+	if ev.announce != "" {
+		if done, _ := h.store.Delivered(r.Context(), ev.announce); done {
+			h.logger.Info("status already announced to the shop by another notification; acknowledged, not forwarded",
+				zap.String("provider", name), zap.String("event_id", ev.ID), zap.String("event_type", ev.Type))
+			return p.Acknowledge(w)
+		}
+	}
 
 	res := h.forward(r, c.next, ev)
 	if !res.Accepted() {
@@ -81,8 +88,13 @@ func (h *Handler) serveNotification(w http.ResponseWriter, r *http.Request, c ca
 			Message:    "the event could not be delivered to the shop; send the notification again later",
 			HTTPStatus: http.StatusServiceUnavailable, RequestSent: providers.SentNo, Retryable: true})
 	}
-	if err := h.store.MarkDelivered(r.Context(), ev.ID); err != nil {
-		h.logger.Error("recording delivery", zap.String("event_id", ev.ID), zap.Error(err))
+	for _, key := range []string{ev.ID, ev.announce} {
+		if key == "" {
+			continue
+		}
+		if err := h.store.MarkDelivered(r.Context(), key); err != nil {
+			h.logger.Error("recording delivery", zap.String("event_id", ev.ID), zap.Error(err))
+		}
 	}
 	h.logger.Info("event forwarded", zap.String("provider", name), zap.String("event_id", ev.ID),
 		zap.String("event_type", ev.Type), zap.Int("shop_status", res.Status))
@@ -131,14 +143,19 @@ func (h *Handler) buildEvent(ctx context.Context, name string, p providers.Provi
 	if err != nil || eventType == "" {
 		return nil, err
 	}
-	return &Event{
+	ev := &Event{
 		ID:            eventID(name, n.EventKey, eventType),
 		Type:          eventType,
 		CreatedAt:     h.now().UTC().Truncate(1e9),
 		Provider:      name,
 		Data:          data,
 		ProviderEvent: n.ProviderEvent,
-	}, nil
+	}
+	if eventType != "payment.disputed" {
+		// A dispute is news each time; a status is announced once per object.
+		ev.announce = "announced:" + name + ":" + n.Object + ":" + n.ProviderRef + ":" + eventType
+	}
+	return ev, nil
 }
 
 // paymentEvent handles a payment notification.
