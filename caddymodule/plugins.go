@@ -5,5 +5,7 @@ package caddymodule
 // here.
 import (
 	_ "github.com/caddy-payments/caddy-payments/providers/payabl"
+	_ "github.com/caddy-payments/caddy-payments/providers/paysage"
+	_ "github.com/caddy-payments/caddy-payments/providers/razorpay"
 	_ "github.com/caddy-payments/caddy-payments/sandbox"
 )

@@ -1,0 +1,200 @@
+// Package paysage is the PaySage.io provider for Trustly payments. PaySage
+// is a white-label deployment of the beGateway platform: JSON requests in a
+// {"request":{…}} envelope to the APM ("beyag") API, HTTP Basic
+// shop_id:secret_key, replies of {"transaction":{…}}, and webhooks
+// authenticated by an RSA Content-Signature (or, without one, by the same
+// Basic credentials). Wire facts and their sources:
+// shared/reference/paysage.md and the PaySage Trustly page (seed 003).
+//
+// The package is a Caddy guest module (http.payments.providers.paysage).
+// Everything that turns a canonical value into PaySage's wire format, or
+// PaySage's bytes into canonical values, is a small pure function with
+// golden tests; the methods that talk to PaySage glue those together
+// around the host's Doer.
+package paysage
+
+import (
+	"crypto/rsa"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/caddy-payments/caddy-payments/providers"
+)
+
+func init() {
+	caddy.RegisterModule(Provider{})
+}
+
+// DefaultEndpoint is PaySage's APM API host. PaySage has one host for live
+// and test; test transactions are chosen per request with "test": true
+// (reference §2, PaymentIQ and PaySage method pages).
+const DefaultEndpoint = "https://api.paysage.io"
+
+// Provider is one PaySage shop.
+type Provider struct {
+	// ShopID is the shop id from the PaySage back office (Shops → Shop
+	// list → Details); the Basic-auth user name. Accepts {env.*}/{file.*}
+	// placeholders, resolved in Provision.
+	ShopID string `json:"shop_id,omitempty"`
+	// SecretKey is the shop's secret key: the Basic-auth password for API
+	// calls, and what webhooks without a Content-Signature must carry. Use
+	// an {env.*} or {file.*} placeholder so the value never lands in the
+	// adapted config.
+	SecretKey string `json:"secret_key,omitempty"`
+	// PublicKey is the shop's RSA public key as the back office shows it
+	// (base64 DER SubjectPublicKeyInfo, no armour) or PEM. With it,
+	// webhooks that carry a Content-Signature are verified by signature;
+	// without it, webhooks are authenticated by Basic credentials only.
+	// Placeholders are resolved ({file.*} suits a PEM file).
+	PublicKey string `json:"public_key,omitempty"`
+	// Test sends "test": true with every payment, making it a PaySage test
+	// transaction, and marks every canonical object test. PaySage has no
+	// separate test host, so this flag is the only thing that keeps a test
+	// shop's payments from being real.
+	Test bool `json:"test,omitempty"`
+	// Endpoint is the API base URL; default https://api.paysage.io. The
+	// embedded sandbox serves the same paths under <prefix>/paysage.
+	Endpoint string `json:"endpoint,omitempty"`
+
+	shopID    string
+	secretKey string
+	pub       *rsa.PublicKey
+	base      string // endpoint without a trailing slash
+}
+
+// CaddyModule returns the Caddy module information.
+func (Provider) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  providers.Namespace + ".paysage",
+		New: func() caddy.Module { return new(Provider) },
+	}
+}
+
+// Provision resolves placeholders in the credentials (so {env.X} and
+// {file.X} work and secrets never sit in the JSON config), parses the
+// public key and applies defaults. Errors name the option, never its value.
+func (p *Provider) Provision(caddy.Context) error {
+	repl := caddy.NewReplacer()
+	var err error
+	if p.shopID, err = repl.ReplaceOrErr(p.ShopID, true, true); err != nil {
+		return fmt.Errorf("paysage: shop_id: placeholder could not be resolved or is empty")
+	}
+	if p.secretKey, err = repl.ReplaceOrErr(p.SecretKey, true, true); err != nil {
+		return fmt.Errorf("paysage: secret_key: placeholder could not be resolved or is empty")
+	}
+	p.pub = nil
+	if p.PublicKey != "" {
+		raw, err := repl.ReplaceOrErr(p.PublicKey, true, true)
+		if err != nil {
+			return fmt.Errorf("paysage: public_key: placeholder could not be resolved or is empty")
+		}
+		if p.pub, err = parsePublicKey(raw); err != nil {
+			return fmt.Errorf("paysage: public_key: %v", err)
+		}
+	}
+	if p.Endpoint == "" {
+		p.Endpoint = DefaultEndpoint
+	}
+	p.base = strings.TrimRight(p.Endpoint, "/")
+	return nil
+}
+
+// Validate checks the configuration after Provision.
+func (p *Provider) Validate() error {
+	if p.shopID == "" {
+		return fmt.Errorf("paysage: shop_id is required")
+	}
+	// RFC 7617: a Basic user-id cannot contain ':' (it would split the
+	// credentials differently on the two sides).
+	if strings.ContainsAny(p.shopID, ":\r\n") {
+		return fmt.Errorf("paysage: shop_id must not contain ':' or line breaks")
+	}
+	if p.secretKey == "" {
+		return fmt.Errorf("paysage: secret_key is required")
+	}
+	u, err := url.Parse(p.Endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("paysage: endpoint must be an absolute http or https URL")
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("paysage: endpoint must not carry a query, fragment or user info")
+	}
+	return nil
+}
+
+// UnmarshalCaddyfile sets up the provider from Caddyfile tokens. The host
+// hands over a dispenser positioned on the type token.
+//
+// Syntax:
+//
+//	provider <name> paysage {
+//		shop_id <id>
+//		secret_key <secret>
+//		public_key <base64 DER or PEM>
+//		test [true|false]
+//		endpoint <url>
+//	}
+func (p *Provider) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the type token
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	seen := map[string]bool{}
+	for d.NextBlock(0) {
+		name := d.Val()
+		if seen[name] {
+			return d.Errf("paysage: %s given more than once", name)
+		}
+		seen[name] = true
+		if name == "test" {
+			p.Test = true
+			if d.NextArg() {
+				b, err := strconv.ParseBool(d.Val())
+				if err != nil {
+					return d.Errf("paysage: test takes true or false")
+				}
+				p.Test = b
+			}
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			continue
+		}
+		var target *string
+		switch name {
+		case "shop_id":
+			target = &p.ShopID
+		case "secret_key":
+			target = &p.SecretKey
+		case "public_key":
+			target = &p.PublicKey
+		case "endpoint":
+			target = &p.Endpoint
+		default:
+			return d.Errf("paysage: unknown subdirective %q", name)
+		}
+		if !d.NextArg() {
+			return d.ArgErr()
+		}
+		*target = d.Val()
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+	}
+	return nil
+}
+
+// Interface guards.
+var (
+	_ caddy.Provisioner     = (*Provider)(nil)
+	_ caddy.Validator       = (*Provider)(nil)
+	_ caddyfile.Unmarshaler = (*Provider)(nil)
+	_ providers.Provider    = (*Provider)(nil)
+	_ providers.Refunder    = (*Provider)(nil)
+	_ providers.Returner    = (*Provider)(nil)
+)

@@ -1,0 +1,238 @@
+package razorpay
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/caddy-payments/caddy-payments/providers"
+)
+
+// Webhook headers (reference §9.1).
+const (
+	headerSignature = "X-Razorpay-Signature"
+	headerEventID   = "X-Razorpay-Event-Id"
+)
+
+// sign is hex HMAC-SHA256(message, key): the webhook signature (raw body,
+// webhook secret) and the payment signature (order_id|payment_id, key
+// secret), reference §8.
+func sign(message []byte, key string) string {
+	m := hmac.New(sha256.New, []byte(key))
+	m.Write(message)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// verifyHex compares a received hex signature with HMAC-SHA256(message,
+// key) for each key, in constant time per key. Hex is decoded first so
+// upper-case hex compares equal.
+func verifyHex(received string, message []byte, keys []string) bool {
+	got, err := hex.DecodeString(strings.TrimSpace(received))
+	if err != nil || len(got) != sha256.Size {
+		return false
+	}
+	ok := false
+	for _, k := range keys {
+		m := hmac.New(sha256.New, []byte(k))
+		m.Write(message)
+		if hmac.Equal(m.Sum(nil), got) {
+			ok = true
+		}
+	}
+	return ok
+}
+
+// unauthenticated wraps ErrUnauthenticated with a reason that names no
+// value from the notification.
+func unauthenticated(reason string) error {
+	return fmt.Errorf("razorpay: %s: %w", reason, providers.ErrUnauthenticated)
+}
+
+// event is the webhook envelope (reference §9.2). Entities are decoded
+// leniently: an unknown event carries entities this package never reads.
+type event struct {
+	Entity    string   `json:"entity"`
+	AccountID string   `json:"account_id"`
+	Event     string   `json:"event"`
+	Contains  []string `json:"contains"`
+	Payload   struct {
+		Payment *struct {
+			Entity json.RawMessage `json:"entity"`
+		} `json:"payment"`
+		Order *struct {
+			Entity json.RawMessage `json:"entity"`
+		} `json:"order"`
+		Refund *struct {
+			Entity json.RawMessage `json:"entity"`
+		} `json:"refund"`
+	} `json:"payload"`
+	CreatedAt int64 `json:"created_at"`
+}
+
+// paymentEvents map the webhook events about a payment to canonical
+// events (and statuses).
+var paymentEvents = map[string]providers.Status{
+	"payment.authorized": providers.StatusAuthorized,
+	"payment.captured":   providers.StatusSucceeded,
+	"payment.failed":     providers.StatusFailed,
+	"order.paid":         providers.StatusSucceeded,
+}
+
+var refundEvents = map[string]string{
+	"refund.created":   providers.RefundPending,
+	"refund.processed": providers.RefundSucceeded,
+	"refund.failed":    providers.RefundFailed,
+}
+
+// VerifyNotification implements providers.Provider. X-Razorpay-Signature
+// must be hex HMAC-SHA256 of the raw body with one of the configured
+// webhook secrets; nothing is parsed before that. The body is signed, so
+// amount and currency are too (AmountSigned).
+//
+// EventKey is X-Razorpay-Event-Id (unsigned, but identical on Razorpay's
+// retries of one event) joined with a hash of the signed body, so a forged
+// event id cannot make a different event collide with a real one.
+//
+// payment.failed asks the host to Confirm by a fetch: an order can hold
+// two attempts (see the package doc), and one failed attempt does not
+// make the order failed.
+func (p *Provider) VerifyNotification(in *providers.IncomingNotification) (*providers.Notification, error) {
+	if in == nil || len(in.Body) == 0 {
+		return nil, unauthenticated("empty notification")
+	}
+	sigs := in.Header.Values(headerSignature)
+	if len(sigs) != 1 || sigs[0] == "" {
+		return nil, unauthenticated("X-Razorpay-Signature is missing or repeated")
+	}
+	if !verifyHex(sigs[0], in.Body, p.webhookSecrets) {
+		return nil, unauthenticated("X-Razorpay-Signature does not match the body")
+	}
+	var ev event
+	if err := json.Unmarshal(in.Body, &ev); err != nil || ev.Entity != "event" || ev.Event == "" {
+		return nil, providers.Invalid("body", "the signed webhook body is not a Razorpay event")
+	}
+	sum := sha256.Sum256(in.Body)
+	n := &providers.Notification{
+		Object:         "payment",
+		EventKey:       in.Header.Get(headerEventID) + "|" + hex.EncodeToString(sum[:8]),
+		ProviderEvent:  providerEvent(in.Body),
+		ProviderStatus: ev.Event,
+	}
+	var pay *payment
+	if ev.Payload.Payment != nil {
+		pay = new(payment)
+		if err := json.Unmarshal(ev.Payload.Payment.Entity, pay); err != nil {
+			return nil, providers.Invalid("body", "the payment entity of the webhook could not be read")
+		}
+	}
+	if status, ok := paymentEvents[ev.Event]; ok {
+		var o order
+		if ev.Payload.Order != nil {
+			if err := json.Unmarshal(ev.Payload.Order.Entity, &o); err != nil {
+				return nil, providers.Invalid("body", "the order entity of the webhook could not be read")
+			}
+		}
+		switch {
+		case pay != nil && orderIDRe.MatchString(pay.OrderID):
+			n.ProviderRef = pay.OrderID
+		case orderIDRe.MatchString(o.ID):
+			n.ProviderRef = o.ID
+		default:
+			// A payment outside an order (not made by this gateway).
+			n.ProviderStatus = ev.Event
+			return n, nil
+		}
+		n.Reference = o.Receipt
+		n.EventType, n.Status = "payment."+string(status), string(status)
+		n.Confirm = ev.Event == "payment.failed"
+		switch {
+		case pay != nil && pay.Currency != "":
+			n.Amount, n.Currency = pay.Amount, pay.Currency
+			if pay.Status != "" {
+				n.ProviderStatus = pay.Status
+			}
+			if pay.Status == "failed" {
+				n.ProviderMessage = pay.ErrorDescription
+			}
+		case o.Currency != "":
+			n.Amount, n.Currency = o.Amount, o.Currency
+		}
+		n.AmountSigned = n.Amount > 0 && n.Currency != ""
+		return n, nil
+	}
+	if status, ok := refundEvents[ev.Event]; ok && ev.Payload.Refund != nil {
+		var rf refund
+		if err := json.Unmarshal(ev.Payload.Refund.Entity, &rf); err != nil {
+			return nil, providers.Invalid("body", "the refund entity of the webhook could not be read")
+		}
+		n.Object = "refund"
+		if !refundIDRe.MatchString(rf.ID) {
+			return n, nil
+		}
+		n.ProviderRef, n.Reference = rf.ID, rf.Receipt
+		n.EventType, n.Status = "refund."+status, status
+		n.ProviderStatus = rf.Status
+		n.Amount, n.Currency = rf.Amount, rf.Currency
+		n.AmountSigned = n.Amount > 0 && n.Currency != ""
+		if pay != nil && orderIDRe.MatchString(pay.OrderID) {
+			n.PaymentRef = pay.OrderID
+		}
+		return n, nil
+	}
+	// Verified, but no canonical event (refund.speed_changed,
+	// payment.downtime.*, …): acknowledged and counted by the host.
+	if ev.Payload.Refund != nil && ev.Payload.Payment == nil {
+		n.Object = "refund"
+	}
+	return n, nil
+}
+
+// maskedFields are bank account fields masked to the last four in
+// ProviderEvent.
+var maskedFields = map[string]bool{"account_number": true, "iban": true, "bank_account_number": true}
+
+// providerEvent decodes the (already verified) body for the forwarded
+// event, masking bank account numbers. Webhook bodies carry no secret and
+// no signature (those are headers); numbers stay json.Number so amounts
+// are not turned into floats.
+func providerEvent(body []byte) map[string]any {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil
+	}
+	mask(m)
+	return m
+}
+
+func mask(v any) {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, x := range t {
+			if s, ok := x.(string); ok && maskedFields[strings.ToLower(k)] {
+				t[k] = providers.MaskAccount(s)
+				continue
+			}
+			mask(x)
+		}
+	case []any:
+		for _, x := range t {
+			mask(x)
+		}
+	}
+}
+
+// Acknowledge implements providers.Provider: Razorpay wants any 2xx
+// within 5 seconds (reference §9.6).
+func (p *Provider) Acknowledge(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, err := w.Write([]byte("ok"))
+	return err
+}
