@@ -501,9 +501,10 @@ func TestRouting(t *testing.T) {
 		}
 	}
 	for path, want := range map[string]int{
-		"/psp":                                   http.StatusNotFound,
-		"/psp/razorpay/v1/orders":                http.StatusNotFound,
-		"/psp/payabl/pay/backoffice/tx_diagnose": http.StatusMethodNotAllowed,
+		"/psp":                                         http.StatusNotFound,
+		"/psp/razorpay/v1/orders":                      http.StatusUnauthorized, // served by the Razorpay emulator (no Basic auth)
+		"/psp/unknownpsp/v1/orders":                    http.StatusNotFound,
+		"/psp/payabl/pay/backoffice/tx_diagnose":       http.StatusMethodNotAllowed,
 		"/psp/payabl/pay/abc/payment/redirect_to_bank": http.StatusNotFound,
 		"/psp/payabl/_sandbox/payments":                http.StatusOK,
 		"/psp/payabl/nothing":                          http.StatusNotFound,

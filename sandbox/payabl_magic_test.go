@@ -14,7 +14,12 @@ import (
 func TestMagicValuesTable(t *testing.T) {
 	want := map[string]int64{"13.13": payablMagicDecline, "12.34": payablMagicSlow, "11.11": payablMagicGarbage,
 		"14.14": payablMagicDuplicate, "66.66": payablMagicCFTFail}
-	list := MagicValues()
+	var list []MagicValue
+	for _, m := range MagicValues() {
+		if m.Provider == "payabl" {
+			list = append(list, m)
+		}
+	}
 	if len(list) != len(want) {
 		t.Fatalf("MagicValues has %d entries, want %d", len(list), len(want))
 	}

@@ -59,7 +59,7 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		"secret missing arg":   "payments_sandbox {\n\tpayabl {\n\t\tsecret\n\t}\n}",
 		"bad duration":         "payments_sandbox {\n\tnotify_delay soon\n}",
 		"negative duration":    "payments_sandbox {\n\tslow_delay -1s\n}",
-		"razorpay not yet":     "payments_sandbox {\n\trazorpay {\n\t}\n}",
+		"unknown provider":     "payments_sandbox {\n\tstripe {\n\t}\n}",
 	} {
 		var h Handler
 		if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(in)); err == nil {
