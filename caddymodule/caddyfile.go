@@ -46,6 +46,10 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		max_body     <size>
 //		timeout      <duration>
 //		storage_path <path>
+//
+//		# delivery to the shop
+//		outbox on|off                    # default on
+//		retry_schedule <duration>...     # default 5s 5m 30m 2h 5h 10h 10h
 //	}
 //
 // Secrets (api_token, forward_secret and provider credentials) should be
@@ -165,6 +169,30 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("timeout: '%s' is not a positive duration (e.g. 30s)", v)
 			}
 			h.Timeout = caddy.Duration(dur)
+		case "outbox":
+			if err := once(opt); err != nil {
+				return err
+			}
+			var v string
+			if !d.AllArgs(&v) || (v != "on" && v != "off") {
+				return d.Errf("outbox takes on or off")
+			}
+			h.DisableOutbox = v == "off"
+		case "retry_schedule":
+			if err := once(opt); err != nil {
+				return err
+			}
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			for _, a := range args {
+				dur, err := caddy.ParseDuration(a)
+				if err != nil || dur <= 0 {
+					return d.Errf("retry_schedule: '%s' is not a positive duration", a)
+				}
+				h.RetrySchedule = append(h.RetrySchedule, caddy.Duration(dur))
+			}
 		case "storage_path":
 			if err := once(opt); err != nil {
 				return err

@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"io"
 	"net/http"
 	"strconv"
@@ -67,11 +66,7 @@ func (f forwardResult) Accepted() bool {
 // never the provider's Authorization or signature headers. The
 // webhook-timestamp is taken now, so every delivery attempt is fresh.
 // What the next handler writes is captured, never shown to the provider.
-func (h *Handler) forward(r *http.Request, next caddyhttp.Handler, ev *Event) forwardResult {
-	body, err := json.Marshal(ev)
-	if err != nil {
-		return forwardResult{Err: err}
-	}
+func (h *Handler) forward(r *http.Request, next caddyhttp.Handler, id string, body []byte) forwardResult {
 	ts := h.now().Unix()
 	fr := r.Clone(r.Context())
 	fr.Method = http.MethodPost
@@ -87,9 +82,9 @@ func (h *Handler) forward(r *http.Request, next caddyhttp.Handler, ev *Event) fo
 		"Content-Type":      {"application/json"},
 		"Content-Length":    {strconv.Itoa(len(body))},
 		"User-Agent":        {"caddy-payments"},
-		"Webhook-Id":        {ev.ID},
+		"Webhook-Id":        {id},
 		"Webhook-Timestamp": {strconv.FormatInt(ts, 10)},
-		"Webhook-Signature": {signStandardWebhooks(h.fwdKeys, ev.ID, ts, body)},
+		"Webhook-Signature": {signStandardWebhooks(h.fwdKeys, id, ts, body)},
 	}
 	fr.Trailer = nil
 	fr.TransferEncoding = nil
@@ -98,7 +93,7 @@ func (h *Handler) forward(r *http.Request, next caddyhttp.Handler, ev *Event) fo
 	fr.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 
 	cw := &captureWriter{header: http.Header{}}
-	err = next.ServeHTTP(cw, fr)
+	err := next.ServeHTTP(cw, fr)
 	if err != nil {
 		return forwardResult{Err: err, Status: statusOf(err), Answered: true}
 	}

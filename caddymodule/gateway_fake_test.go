@@ -104,6 +104,7 @@ http://localhost:9080 {
 		public_url http://localhost:9080
 		max_body 8KiB
 		timeout 2s
+		retry_schedule 300ms 300ms
 		storage_path %s
 	}
 	reverse_proxy %s
@@ -376,25 +377,50 @@ func TestGatewayWithFakeProvider(t *testing.T) {
 		_ = before
 	})
 
-	t.Run("shop failing means the provider is not acknowledged; a retry delivers", func(t *testing.T) {
+	t.Run("shop failing: the event is stored, the provider acknowledged, the outbox redelivers", func(t *testing.T) {
 		code, pay := api(t, "POST", "/payments", testToken, fakePayment("ORD-4", 4000))
 		if code != 201 {
 			t.Fatal(code)
 		}
 		sh.status.Store(503)
-		sent, _ := fs.Checkout(context.Background(), pay["provider_reference"].(string), false)
-		sh.status.Store(200)
-		if len(sent) != 1 || sent[0].StatusCode/100 == 2 {
-			t.Fatalf("provider was acknowledged although the shop failed: %+v", sent)
-		}
 		before := len(sh.Events())
-		again := fs.Resend(context.Background(), sent[0])
-		if again.StatusCode != 200 {
-			t.Fatalf("retry not acknowledged: %d %s", again.StatusCode, again.Reply)
+		sent, _ := fs.Checkout(context.Background(), pay["provider_reference"].(string), false)
+		if len(sent) != 1 || sent[0].StatusCode != 200 {
+			t.Fatalf("the provider must be acknowledged once the event is stored: %+v", sent)
 		}
-		evs := sh.Events()[before:]
-		if len(evs) != 1 || !bytes.Contains(evs[0].Body, []byte(`"payment.failed"`)) || evs[0].Verified != nil {
-			t.Fatalf("retry delivered %d events", len(evs))
+		id := pay["id"].(string)
+		mine := func() []shopEvent {
+			var out []shopEvent
+			for _, ev := range sh.Events()[before:] {
+				if bytes.Contains(ev.Body, []byte(`"id":"`+id+`"`)) {
+					out = append(out, ev)
+				}
+			}
+			return out
+		}
+		waitFor(t, "redelivery attempts while the shop is down", func() bool { return len(mine()) >= 2 })
+		sh.status.Store(200)
+		time.Sleep(1500 * time.Millisecond)
+		evs := mine()
+		first := evs[0]
+		for _, ev := range evs {
+			if ev.Header.Get("webhook-id") != first.Header.Get("webhook-id") || !bytes.Equal(ev.Body, first.Body) || ev.Verified != nil {
+				t.Fatalf("a redelivery differs from the first attempt or does not verify: %s vs %s", ev.Header, first.Header)
+			}
+		}
+		if !bytes.Contains(first.Body, []byte(`"payment.failed"`)) {
+			t.Fatalf("event: %s", first.Body)
+		}
+		n := len(mine())
+		time.Sleep(700 * time.Millisecond)
+		if len(mine()) != n {
+			t.Fatal("the outbox kept sending after the shop accepted")
+		}
+		_ = before
+		// The provider repeating the notification does not forward it again.
+		again := fs.Resend(context.Background(), sent[0])
+		if again.StatusCode != 200 || len(mine()) != n {
+			t.Fatalf("repeat after delivery: %d, %d events", again.StatusCode, len(mine())-n)
 		}
 	})
 
@@ -559,5 +585,71 @@ func TestGatewayWithFakeProvider(t *testing.T) {
 		if code/100 != 4 || errField(out, "type") != "provider_declined" || errField(out, "request_sent") != "yes" {
 			t.Fatalf("decline: %d %v", code, out)
 		}
+	})
+}
+
+// TestOutboxSurvivesReload: an event queued while the shop was down is
+// delivered by the worker of the next config after a reload (the state
+// file is shared across the reload), and the depth metric counts it.
+func TestOutboxSurvivesReload(t *testing.T) {
+	fs := fake.NewServer(fakeSecret)
+	fsrv := httptest.NewServer(fs)
+	t.Cleanup(fsrv.Close)
+	sh := newShop(t)
+	t.Setenv("FAKE_PAY_SECRET", fakeSecret)
+	t.Setenv("PAYMENTS_TEST_TOKEN", testToken)
+	t.Setenv("PAYMENTS_TEST_WHSEC", testWhsec)
+	state := filepath.Join(t.TempDir(), "state.db")
+	config := func(schedule string) string {
+		return fmt.Sprintf(`
+http://localhost:9080 {
+	payments {
+		provider fake {
+			endpoint %s
+			secret {env.FAKE_PAY_SECRET}
+		}
+		api_token {env.PAYMENTS_TEST_TOKEN}
+		forward_secret {env.PAYMENTS_TEST_WHSEC}
+		public_url http://localhost:9080
+		retry_schedule %s
+		storage_path %s
+	}
+	reverse_proxy %s
+}
+`, fsrv.URL, schedule, state, sh.srv.URL)
+	}
+	loadCaddyWith(t, "\tmetrics\n", config("2s"))
+	code, pay := api(t, "POST", "/payments", testToken, fakePayment("ORD-RELOAD", 4200))
+	if code != 201 {
+		t.Fatal(code)
+	}
+	sh.status.Store(503)
+	sent, _ := fs.Checkout(context.Background(), pay["provider_reference"].(string), true)
+	if len(sent) != 2 || sent[0].StatusCode != 200 || sent[1].StatusCode != 200 {
+		t.Fatalf("provider not acknowledged after storing: %+v", sent)
+	}
+	sh.status.Store(200)
+	// Reload at once, before anything is due: the new config's worker
+	// finds the entries in the shared state file.
+	loadCaddyWith(t, "\tmetrics\n", config("3s"))
+	id := pay["id"].(string)
+	waitFor(t, "redelivery after the reload", func() bool {
+		n := 0
+		for _, ev := range sh.Events() {
+			if bytes.Contains(ev.Body, []byte(`"id":"`+id+`"`)) && ev.Verified == nil {
+				n++
+			}
+		}
+		return n >= 4 // two refused first attempts, two accepted redeliveries
+	})
+	// The entries are gone: the depth gauge drops to 0 on the next round.
+	waitFor(t, "outbox depth 0 in /metrics", func() bool {
+		resp, err := http.Get("http://localhost:2999/metrics")
+		if err != nil {
+			return false
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return bytes.Contains(raw, []byte("caddy_payments_outbox_depth 0"))
 	})
 }

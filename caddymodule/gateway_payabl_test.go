@@ -42,6 +42,7 @@ http://localhost:9080 {
 		forward_secret {env.PAYMENTS_TEST_WHSEC}
 		public_url http://localhost:9080
 		timeout 2s
+		retry_schedule 300ms 300ms
 		storage_path %s
 	}
 	reverse_proxy %s
@@ -329,18 +330,27 @@ func TestPayablEndToEnd(t *testing.T) {
 		}
 	})
 
-	t.Run("shop down: payabl is not told OK", func(t *testing.T) {
+	t.Run("shop down: the event is stored, payabl told OK, the shop gets it when back", func(t *testing.T) {
 		id, tx := createPayabl(t, "ORD-P6", 4000)
 		sh.status.Store(503)
-		defer sh.status.Store(200)
 		sandboxAction(t, tx, "approve")
 		waitFor(t, "deliveries", func() bool { return len(sandboxDeliveries(t, tx)) == 2 })
-		for _, d := range sandboxDeliveries(t, tx) {
-			if d["acknowledged"] == true || d["http_status"] == float64(200) || d["body"] == "OK" {
-				t.Fatalf("payabl was acknowledged while the shop was down: %v", d)
+		waitFor(t, "payabl acknowledged (events stored)", func() bool {
+			ds := sandboxDeliveries(t, tx)
+			return ds[0]["acknowledged"] == true && ds[1]["acknowledged"] == true
+		})
+		sh.status.Store(200)
+		waitFor(t, "both events accepted by the shop", func() bool {
+			accepted := map[string]bool{}
+			for _, ev := range sh.Events() {
+				var e map[string]any
+				_ = json.Unmarshal(ev.Body, &e)
+				if d, _ := e["data"].(map[string]any); d != nil && d["id"] == id && ev.Verified == nil {
+					accepted[fmt.Sprint(e["type"])] = true
+				}
 			}
-		}
-		_ = id
+			return accepted["payment.processing"] && accepted["payment.succeeded"]
+		})
 	})
 
 	t.Run("timeout and garbage say whether the request was sent", func(t *testing.T) {
@@ -382,4 +392,44 @@ func TestPayablEndToEnd(t *testing.T) {
 			t.Fatalf("USD: %d %v", code, out)
 		}
 	})
+}
+
+// TestPayablShopDownWithoutOutbox: with `outbox off`, payabl is told OK only
+// once the shop accepted, so a shop outage leaves the retries to payabl.
+func TestPayablShopDownWithoutOutbox(t *testing.T) {
+	sh := newShop(t)
+	t.Setenv("PAYABL_TEST_SECRET", payablSecret)
+	t.Setenv("PAYMENTS_TEST_TOKEN", testToken)
+	t.Setenv("PAYMENTS_TEST_WHSEC", testWhsec)
+	loadCaddy(t, fmt.Sprintf(`
+http://localhost:9080 {
+	payments_sandbox {
+		payabl {
+			secret {env.PAYABL_TEST_SECRET}
+		}
+	}
+	payments {
+		provider payabl {
+			merchant_id gateway_test
+			secret {env.PAYABL_TEST_SECRET}
+			endpoint http://localhost:9080/sandbox/payabl/pay/backoffice
+		}
+		api_token {env.PAYMENTS_TEST_TOKEN}
+		forward_secret {env.PAYMENTS_TEST_WHSEC}
+		public_url http://localhost:9080
+		outbox off
+		storage_path %s
+	}
+	reverse_proxy %s
+}
+`, filepath.Join(t.TempDir(), "state.db"), sh.srv.URL))
+	_, tx := createPayabl(t, "ORD-P7", 4000)
+	sh.status.Store(503)
+	sandboxAction(t, tx, "approve")
+	waitFor(t, "deliveries", func() bool { return len(sandboxDeliveries(t, tx)) == 2 })
+	for _, d := range sandboxDeliveries(t, tx) {
+		if d["acknowledged"] == true || d["http_status"] == float64(200) || d["body"] == "OK" {
+			t.Fatalf("payabl was acknowledged while the shop was down: %v", d)
+		}
+	}
 }

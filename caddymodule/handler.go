@@ -94,6 +94,21 @@ type Handler struct {
 	// <Caddy data directory>/payments/state.db.
 	StoragePath string `json:"storage_path,omitempty"`
 
+	// Turns the outbox off. With the outbox (the default), a verified event
+	// is stored durably before the provider is acknowledged; if the shop
+	// does not accept it at once, the provider is acknowledged anyway and
+	// the gateway redelivers the event on RetrySchedule until the shop
+	// answers 2xx. Without it, the provider is acknowledged only once the
+	// shop accepted, and redelivery relies on the provider's own retries.
+	DisableOutbox bool `json:"disable_outbox,omitempty"`
+
+	// Delays between redelivery attempts of a queued event, after the
+	// first immediate attempt; after the last one, attempts continue at the
+	// last delay until the shop accepts. Each delay is jittered by ±20%.
+	// Default: 5s 5m 30m 2h 5h 10h 10h (the Standard Webhooks / Svix
+	// schedule).
+	RetrySchedule []caddy.Duration `json:"retry_schedule,omitempty"`
+
 	providers   map[string]providers.Provider
 	names       []string
 	tokens      [][]byte
@@ -109,6 +124,10 @@ type Handler struct {
 	// storing the refund record; a refund notification that races ahead
 	// of its record waits for them (see refundEvent).
 	refundsInFlight *atomic.Int32
+	// ctx is kept for the outbox worker (it finds the HTTP server through
+	// it) and its lifetime.
+	ctx         caddy.Context
+	outboxDepth *atomic.Int64
 }
 
 // CaddyModule returns the Caddy module information.
@@ -198,6 +217,14 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.store = db
 	h.closeStore = db.Close
+	h.ctx = ctx
+	h.outboxDepth = new(atomic.Int64)
+	if err := h.registerMetrics(ctx); err != nil {
+		return fmt.Errorf("registering metrics: %w", err)
+	}
+	if !h.DisableOutbox {
+		go h.runOutbox(ctx)
+	}
 	return nil
 }
 
@@ -232,6 +259,11 @@ func (h *Handler) Validate() error {
 	}
 	if h.publicURL == nil {
 		return fmt.Errorf("payments: public_url is required: provider notification and return URLs are built from it")
+	}
+	for i, d := range h.RetrySchedule {
+		if d <= 0 {
+			return fmt.Errorf("payments: retry_schedule entry %d must be a positive duration", i+1)
+		}
 	}
 	if h.ForwardPath != "" && !strings.HasPrefix(h.ForwardPath, "/") {
 		return fmt.Errorf("payments: forward_path must start with /")

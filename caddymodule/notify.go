@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"go.uber.org/zap"
@@ -75,30 +77,73 @@ func (h *Handler) serveNotification(w http.ResponseWriter, r *http.Request, c ca
 		}
 	}
 
-	res := h.forward(r, c.next, ev)
-	if !res.Accepted() {
-		if !res.Answered {
-			h.logger.Error("CONFIGURATION ERROR: no handler after `payments` answered the forwarded event; add a reverse_proxy to the shop after it. The provider is not acknowledged.",
-				zap.String("provider", name), zap.String("event_id", ev.ID))
-		} else {
-			h.logger.Warn("shop did not accept the event; provider not acknowledged",
-				zap.String("provider", name), zap.String("event_id", ev.ID), zap.String("event_type", ev.Type), zap.Int("shop_status", res.Status))
+	evBody, err := json.Marshal(ev)
+	if err != nil {
+		return writeError(w, providers.Internal("the event could not be encoded"))
+	}
+	ctx := r.Context()
+	if !h.DisableOutbox {
+		// Durable first: once stored, the event survives a shop outage, a
+		// reload or a crash, and the provider may be acknowledged. The
+		// entry is leased for outboxLease so the worker leaves it to the
+		// attempt made right here.
+		if err := h.store.EnqueueEvent(ctx, h.outboxEntry(r, name, ev, evBody)); err != nil {
+			h.logger.Error("storing the event for delivery; provider not acknowledged", zap.String("event_id", ev.ID), zap.Error(err))
+			return writeError(w, &providers.Error{Type: providers.TypeInternal, Code: "store_failed",
+				Message: "the event could not be stored; send the notification again later", HTTPStatus: http.StatusServiceUnavailable,
+				RequestSent: providers.SentNo, Retryable: true})
 		}
+	}
+
+	res := h.forward(r, c.next, ev.ID, evBody)
+	if res.Accepted() {
+		h.markDelivered(ctx, ev.ID, ev.announce)
+		h.logger.Info("event forwarded", zap.String("provider", name), zap.String("event_id", ev.ID),
+			zap.String("event_type", ev.Type), zap.Int("shop_status", res.Status))
+		return p.Acknowledge(w)
+	}
+	reason := h.logForwardFailure(name, ev.ID, ev.Type, res)
+	if h.DisableOutbox {
 		return writeError(w, &providers.Error{Type: providers.TypeInternal, Code: "forward_failed",
 			Message:    "the event could not be delivered to the shop; send the notification again later",
 			HTTPStatus: http.StatusServiceUnavailable, RequestSent: providers.SentNo, Retryable: true})
 	}
-	for _, key := range []string{ev.ID, ev.announce} {
+	if err := h.store.RescheduleEvent(ctx, ev.ID, 1, h.nextAttempt(1), reason); err != nil {
+		h.logger.Error("scheduling redelivery", zap.String("event_id", ev.ID), zap.Error(err))
+	}
+	h.logger.Warn("event queued for redelivery; provider acknowledged", zap.String("provider", name), zap.String("event_id", ev.ID))
+	return p.Acknowledge(w)
+}
+
+// logForwardFailure logs why the shop did not take an event and returns a
+// short reason for the outbox record.
+func (h *Handler) logForwardFailure(name, id, typ string, res forwardResult) string {
+	if !res.Answered {
+		h.logger.Error("CONFIGURATION ERROR: no handler after `payments` answered the forwarded event; add a reverse_proxy to the shop after it",
+			zap.String("provider", name), zap.String("event_id", id))
+		return "no handler after payments answered"
+	}
+	h.logger.Warn("shop did not accept the event", zap.String("provider", name), zap.String("event_id", id),
+		zap.String("event_type", typ), zap.Int("shop_status", res.Status))
+	return "shop answered " + strconv.Itoa(res.Status)
+}
+
+// markDelivered records that the shop accepted an event (and the status
+// it announces) and removes it from the outbox.
+func (h *Handler) markDelivered(ctx context.Context, id, announce string) {
+	for _, key := range []string{id, announce} {
 		if key == "" {
 			continue
 		}
-		if err := h.store.MarkDelivered(r.Context(), key); err != nil {
-			h.logger.Error("recording delivery", zap.String("event_id", ev.ID), zap.Error(err))
+		if err := h.store.MarkDelivered(ctx, key); err != nil {
+			h.logger.Error("recording delivery", zap.String("event_id", id), zap.Error(err))
 		}
 	}
-	h.logger.Info("event forwarded", zap.String("provider", name), zap.String("event_id", ev.ID),
-		zap.String("event_type", ev.Type), zap.Int("shop_status", res.Status))
-	return p.Acknowledge(w)
+	if !h.DisableOutbox {
+		if err := h.store.RemoveEvent(ctx, id); err != nil {
+			h.logger.Error("removing a delivered event from the outbox", zap.String("event_id", id), zap.Error(err))
+		}
+	}
 }
 
 // eventID is deterministic for the same provider notification and

@@ -63,6 +63,9 @@ func (h *Handler) match(path string) *route {
 
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if rd, ok := r.Context().Value(redeliveryKey{}).(*redelivery); ok && !rd.handled {
+		return h.serveRedelivery(r, next, rd)
+	}
 	rt := h.match(r.URL.Path)
 	if rt == nil {
 		return next.ServeHTTP(w, r)

@@ -25,6 +25,7 @@ var (
 	bucketDelivered = []byte("delivered")
 	bucketOnce      = []byte("once")
 	bucketIdem      = []byte("idempotency")
+	bucketOutbox    = []byte("outbox")
 )
 
 // openTimeout bounds the wait for bbolt's exclusive file lock, so a file
@@ -107,7 +108,7 @@ func openDB(abs string) (*bolt.DB, error) {
 		return nil, fmt.Errorf("store: opening %s: %w", abs, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketPayments, bucketRefunds, bucketPayouts, bucketDelivered, bucketOnce, bucketIdem} {
+		for _, name := range [][]byte{bucketPayments, bucketRefunds, bucketPayouts, bucketDelivered, bucketOnce, bucketIdem, bucketOutbox} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -641,4 +642,90 @@ func (b *Bolt) AbandonIdempotent(ctx context.Context, key string) error {
 	return b.update(ctx, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketIdem).Delete([]byte(key))
 	})
+}
+
+// EnqueueEvent stores e unless an entry with its EventID exists.
+func (b *Bolt) EnqueueEvent(ctx context.Context, e *OutboxEntry) error {
+	if e == nil || e.EventID == "" {
+		return providers.Missing("event_id")
+	}
+	return b.update(ctx, func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucketOutbox)
+		if bk.Get([]byte(e.EventID)) != nil {
+			return nil
+		}
+		raw, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		return bk.Put([]byte(e.EventID), raw)
+	})
+}
+
+// ClaimDueEvents takes due entries and leases them, in one transaction.
+func (b *Bolt) ClaimDueEvents(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]*OutboxEntry, error) {
+	var out []*OutboxEntry
+	err := b.update(ctx, func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucketOutbox)
+		c := bk.Cursor()
+		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
+			var e OutboxEntry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return err
+			}
+			if e.NextAt.After(now) {
+				continue
+			}
+			claimed := e
+			e.NextAt = now.Add(lease)
+			raw, err := json.Marshal(e)
+			if err != nil {
+				return err
+			}
+			if err := bk.Put(k, raw); err != nil {
+				return err
+			}
+			out = append(out, &claimed)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// RescheduleEvent records a failed attempt.
+func (b *Bolt) RescheduleEvent(ctx context.Context, eventID string, attempts int, next time.Time, lastError string) error {
+	return b.update(ctx, func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucketOutbox)
+		raw := bk.Get([]byte(eventID))
+		if raw == nil {
+			return ErrNotFound
+		}
+		var e OutboxEntry
+		if err := json.Unmarshal(raw, &e); err != nil {
+			return err
+		}
+		e.Attempts, e.NextAt, e.LastError = attempts, next.UTC(), lastError
+		out, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		return bk.Put([]byte(eventID), out)
+	})
+}
+
+// RemoveEvent deletes a delivered entry.
+func (b *Bolt) RemoveEvent(ctx context.Context, eventID string) error {
+	return b.update(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketOutbox).Delete([]byte(eventID))
+	})
+}
+
+// OutboxDepth counts queued entries.
+func (b *Bolt) OutboxDepth(ctx context.Context) (int, error) {
+	n := 0
+	err := b.view(ctx, func(tx *bolt.Tx) error {
+		n = tx.Bucket(bucketOutbox).Stats().KeyN
+		return nil
+	})
+	return n, err
 }

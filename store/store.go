@@ -87,6 +87,25 @@ type PayoutRecord struct {
 	History     []StatusChange `json:"history,omitempty"`
 }
 
+// OutboxEntry is an event waiting for delivery to the shop. Body is the
+// event JSON; it is signed afresh on every attempt. Server, Host and Path
+// say where the original notification came in, so a redelivery goes
+// through the same Caddy routes.
+type OutboxEntry struct {
+	EventID   string    `json:"event_id"`
+	Announce  string    `json:"announce,omitempty"`
+	Provider  string    `json:"provider"`
+	EventType string    `json:"event_type"`
+	Body      []byte    `json:"body"`
+	Server    string    `json:"server"`
+	Host      string    `json:"host"`
+	Path      string    `json:"path"`
+	Attempts  int       `json:"attempts"`
+	NextAt    time.Time `json:"next_at"`
+	LastError string    `json:"last_error,omitempty"`
+	Created   time.Time `json:"created"`
+}
+
 // IdempotencyRecord is what is kept under an Idempotency-Key.
 type IdempotencyRecord struct {
 	Fingerprint string    `json:"fingerprint"`
@@ -150,6 +169,21 @@ type Store interface {
 	FinishIdempotent(ctx context.Context, key string, status int, contentType string, body []byte) error
 	// AbandonIdempotent frees a started key (nothing was executed).
 	AbandonIdempotent(ctx context.Context, key string) error
+
+	// EnqueueEvent stores an event for delivery; an entry with the same
+	// EventID already queued is kept as it is.
+	EnqueueEvent(ctx context.Context, e *OutboxEntry) error
+	// ClaimDueEvents atomically takes up to limit entries whose NextAt has
+	// come and pushes their NextAt lease into the future, so that of
+	// several workers (or an old and a new config during a reload) only
+	// one attempts each entry.
+	ClaimDueEvents(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]*OutboxEntry, error)
+	// RescheduleEvent records a failed attempt and the next attempt time.
+	RescheduleEvent(ctx context.Context, eventID string, attempts int, next time.Time, lastError string) error
+	// RemoveEvent deletes a delivered entry (a missing one is no error).
+	RemoveEvent(ctx context.Context, eventID string) error
+	// OutboxDepth counts the entries waiting for delivery.
+	OutboxDepth(ctx context.Context) (int, error)
 
 	// MarkDelivered records that the event with this id was accepted by the
 	// shop. Delivered reports whether it was.

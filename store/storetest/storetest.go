@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -46,6 +47,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"OnceUnderConcurrency", testOnceUnderConcurrency},
 		{"Idempotency", testIdempotency},
 		{"IdempotencyUnderConcurrency", testIdempotencyUnderConcurrency},
+		{"Outbox", testOutbox},
+		{"OutboxClaimUnderConcurrency", testOutboxClaimUnderConcurrency},
 		{"CancelledContext", testCancelledContext},
 	}
 	for _, tc := range tests {
@@ -720,6 +723,93 @@ func testIdempotencyUnderConcurrency(t *testing.T, s store.Store) {
 	wg.Wait()
 	if starts.Load() != 1 {
 		t.Fatalf("%d callers started the same key, want exactly 1", starts.Load())
+	}
+}
+
+func testOutbox(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	now := time.Now().UTC()
+	e := &store.OutboxEntry{EventID: "evt_1", Provider: "payabl", Body: []byte(`{"id":"evt_1"}`), Server: "srv0", Host: "h", Path: "/n", NextAt: now, Created: now}
+	if err := s.EnqueueEvent(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	// Enqueuing the same event again keeps the first entry.
+	if err := s.EnqueueEvent(ctx, &store.OutboxEntry{EventID: "evt_1", Body: []byte("other"), NextAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EnqueueEvent(ctx, &store.OutboxEntry{EventID: "evt_later", NextAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.OutboxDepth(ctx); err != nil || n != 2 {
+		t.Fatalf("depth = %d, %v; want 2", n, err)
+	}
+	got, err := s.ClaimDueEvents(ctx, now, 10, time.Minute)
+	if err != nil || len(got) != 1 || got[0].EventID != "evt_1" || string(got[0].Body) != `{"id":"evt_1"}` || got[0].Path != "/n" {
+		t.Fatalf("claim = %+v, %v", got, err)
+	}
+	// Leased: not claimable again until the lease ends.
+	if again, _ := s.ClaimDueEvents(ctx, now.Add(time.Second), 10, time.Minute); len(again) != 0 {
+		t.Fatalf("a leased entry was claimed twice: %+v", again)
+	}
+	if err := s.RescheduleEvent(ctx, "evt_1", 1, now.Add(2*time.Second), "shop answered 503"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.ClaimDueEvents(ctx, now.Add(time.Second), 10, time.Minute); len(got) != 0 {
+		t.Fatal("claimed before its next attempt")
+	}
+	got, _ = s.ClaimDueEvents(ctx, now.Add(3*time.Second), 10, time.Minute)
+	if len(got) != 1 || got[0].Attempts != 1 || got[0].LastError != "shop answered 503" {
+		t.Fatalf("after reschedule: %+v", got)
+	}
+	if err := s.RemoveEvent(ctx, "evt_1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RemoveEvent(ctx, "evt_1"); err != nil {
+		t.Fatalf("removing twice: %v", err)
+	}
+	if n, _ := s.OutboxDepth(ctx); n != 1 {
+		t.Fatalf("depth after remove = %d", n)
+	}
+	if err := s.RescheduleEvent(ctx, "evt_gone", 1, now, ""); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("reschedule of a missing entry = %v", err)
+	}
+}
+
+func testOutboxClaimUnderConcurrency(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	now := time.Now().UTC()
+	for i := range 10 {
+		if err := s.EnqueueEvent(ctx, &store.OutboxEntry{EventID: fmt.Sprintf("evt_%d", i), NextAt: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	seen := map[string]int{}
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got, err := s.ClaimDueEvents(ctx, now, 3, time.Minute)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			for _, e := range got {
+				seen[e.EventID]++
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if len(seen) != 10 {
+		t.Fatalf("%d of 10 entries were claimed", len(seen))
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Fatalf("%s was claimed %d times", id, n)
+		}
 	}
 }
 

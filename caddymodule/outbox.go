@@ -1,0 +1,185 @@
+package caddymodule
+
+import (
+	"context"
+	"math/rand/v2"
+	"net/http"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/caddy-payments/caddy-payments/store"
+)
+
+// defaultRetrySchedule is the Standard Webhooks / Svix schedule, after the
+// immediate first attempt.
+var defaultRetrySchedule = []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute,
+	2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour}
+
+const (
+	// outboxLease is how long a claimed entry is left to the one attempt
+	// that claimed it; a worker that dies mid-attempt frees it after this.
+	outboxLease = time.Minute
+	// outboxBatch bounds one worker round.
+	outboxBatch = 20
+)
+
+// outboxEntry builds the durable record of an event. Host and path are the
+// original request's (before any handle_path stripping), so redelivery
+// travels the same Caddy routes to the shop.
+func (h *Handler) outboxEntry(r *http.Request, name string, ev *Event, body []byte) *store.OutboxEntry {
+	now := h.now().UTC()
+	// Caddy's copy of the original request keeps its URL (before
+	// handle_path stripped a prefix) but not its Host, which no handler
+	// rewrites.
+	path := r.URL.Path
+	if o, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok && o.URL != nil {
+		path = o.URL.Path
+	}
+	server := ""
+	if s, ok := r.Context().Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server); ok && s != nil {
+		server = s.Name()
+	}
+	return &store.OutboxEntry{
+		EventID: ev.ID, Announce: ev.announce, Provider: name, EventType: ev.Type, Body: body,
+		Server: server, Host: r.Host, Path: path,
+		NextAt: now.Add(outboxLease), Created: now,
+	}
+}
+
+// nextAttempt is when attempt number n+1 is due after n failed ones.
+func (h *Handler) nextAttempt(n int) time.Time {
+	sched := defaultRetrySchedule
+	if len(h.RetrySchedule) > 0 {
+		sched = make([]time.Duration, len(h.RetrySchedule))
+		for i, d := range h.RetrySchedule {
+			sched[i] = time.Duration(d)
+		}
+	}
+	i := n - 1
+	if i >= len(sched) {
+		i = len(sched) - 1
+	}
+	if i < 0 {
+		i = 0
+	}
+	d := sched[i]
+	jitter := time.Duration((rand.Float64()*0.4 - 0.2) * float64(d)) // ±20%
+	return h.now().Add(d + jitter)
+}
+
+// pollInterval is how often the worker looks for due entries: a second,
+// or less when the schedule's first delay is shorter (tests).
+func (h *Handler) pollInterval() time.Duration {
+	p := time.Second
+	if len(h.RetrySchedule) > 0 && time.Duration(h.RetrySchedule[0])/2 < p {
+		p = max(time.Duration(h.RetrySchedule[0])/2, 10*time.Millisecond)
+	}
+	return p
+}
+
+// runOutbox redelivers queued events until the config is unloaded.
+func (h *Handler) runOutbox(ctx context.Context) {
+	t := time.NewTicker(h.pollInterval())
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			h.deliverDue(ctx)
+		}
+	}
+}
+
+// deliverDue makes one round of redelivery attempts.
+func (h *Handler) deliverDue(ctx context.Context) {
+	entries, err := h.store.ClaimDueEvents(ctx, h.now().UTC(), outboxBatch, outboxLease)
+	if err != nil {
+		if ctx.Err() == nil {
+			h.logger.Error("reading the outbox", zap.Error(err))
+		}
+		return
+	}
+	for _, e := range entries {
+		if ctx.Err() != nil {
+			return
+		}
+		h.redeliver(ctx, e)
+	}
+	if n, err := h.store.OutboxDepth(ctx); err == nil {
+		h.outboxDepth.Store(int64(n))
+	}
+}
+
+// redeliveryKey marks an in-process request that carries an outbox entry
+// to the gateway handler; being a context value, no client can forge it.
+type redeliveryKey struct{}
+
+// redelivery is the entry to deliver and, once a gateway handler took it,
+// the outcome.
+type redelivery struct {
+	entry   *store.OutboxEntry
+	handled bool
+	result  forwardResult
+}
+
+// redeliver sends one entry through the HTTP server it came in on: a
+// synthetic request to the original host and path, which Caddy routes to
+// the gateway handler like the notification, which then forwards the
+// stored event (freshly signed) to the next handler.
+func (h *Handler) redeliver(ctx context.Context, e *store.OutboxEntry) {
+	attempt := e.Attempts + 1
+	fail := func(reason string) {
+		if err := h.store.RescheduleEvent(ctx, e.EventID, attempt, h.nextAttempt(attempt), reason); err != nil && ctx.Err() == nil {
+			h.logger.Error("scheduling redelivery", zap.String("event_id", e.EventID), zap.Error(err))
+		}
+		h.logger.Warn("redelivery failed; will retry", zap.String("provider", e.Provider), zap.String("event_id", e.EventID),
+			zap.Int("attempt", attempt), zap.String("reason", reason))
+	}
+	srv := h.server(e.Server)
+	if srv == nil {
+		fail("HTTP server " + e.Server + " is not in the running config")
+		return
+	}
+	rd := &redelivery{entry: e}
+	req, err := http.NewRequestWithContext(context.WithValue(ctx, redeliveryKey{}, rd), http.MethodPost, "http://"+e.Host+e.Path, http.NoBody)
+	if err != nil {
+		fail("bad stored address")
+		return
+	}
+	req.Host, req.RequestURI, req.RemoteAddr = e.Host, e.Path, "127.0.0.1:0"
+	srv.ServeHTTP(&captureWriter{header: http.Header{}}, req)
+	switch {
+	case !rd.handled:
+		fail("no payments handler serves " + e.Host + e.Path + " any more")
+	case rd.result.Accepted():
+		h.markDelivered(ctx, e.EventID, e.Announce)
+		h.logger.Info("event redelivered", zap.String("provider", e.Provider), zap.String("event_id", e.EventID),
+			zap.String("event_type", e.EventType), zap.Int("attempt", attempt), zap.Int("shop_status", rd.result.Status))
+	default:
+		fail(h.logForwardFailure(e.Provider, e.EventID, e.EventType, rd.result))
+	}
+}
+
+// server finds a running HTTP server by name.
+func (h *Handler) server(name string) *caddyhttp.Server {
+	app, err := h.ctx.App("http")
+	if err != nil {
+		return nil
+	}
+	httpApp, ok := app.(*caddyhttp.App)
+	if !ok {
+		return nil
+	}
+	return httpApp.Servers[name]
+}
+
+// serveRedelivery is the gateway side of redeliver: it forwards the stored
+// event to the next handler.
+func (h *Handler) serveRedelivery(r *http.Request, next caddyhttp.Handler, rd *redelivery) error {
+	rd.handled = true
+	rd.result = h.forward(r, next, rd.entry.EventID, rd.entry.Body)
+	return nil
+}
