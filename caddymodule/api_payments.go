@@ -84,6 +84,9 @@ func (h *Handler) serveCreatePayment(w http.ResponseWriter, r *http.Request) err
 		// provider.
 		h.logger.Error("storing payment record", zap.String("payment_id", pay.ID), zap.Error(err))
 	}
+	if !h.DisableOutbox {
+		h.scheduleReconcile(r, name, pay)
+	}
 	h.logger.Info("payment created", zap.String("provider", name), zap.String("payment_id", pay.ID),
 		zap.String("reference", pay.Reference), zap.String("status", string(pay.Status)))
 	return writeJSON(w, http.StatusCreated, pay)

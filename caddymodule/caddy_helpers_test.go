@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"net/http"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/caddytest"
@@ -29,5 +30,8 @@ func loadCaddyWith(t *testing.T, globals, sites string) {
 	if t.Failed() || t.Skipped() {
 		t.FailNow()
 	}
+	// A reload closes the previous config's connections: keep-alive
+	// connections the tests' clients hold would answer EOF.
+	http.DefaultClient.CloseIdleConnections()
 	integrationRan.Add(1)
 }

@@ -50,6 +50,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		# delivery to the shop
 //		outbox on|off                    # default on
 //		retry_schedule <duration>...     # default 5s 5m 30m 2h 5h 10h 10h
+//		reconcile_schedule <duration>... # default 1m 5m 15m 1h 6h 24h
 //	}
 //
 // Secrets (api_token, forward_secret and provider credentials) should be
@@ -192,6 +193,21 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 					return d.Errf("retry_schedule: '%s' is not a positive duration", a)
 				}
 				h.RetrySchedule = append(h.RetrySchedule, caddy.Duration(dur))
+			}
+		case "reconcile_schedule":
+			if err := once(opt); err != nil {
+				return err
+			}
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			for _, a := range args {
+				dur, err := caddy.ParseDuration(a)
+				if err != nil || dur <= 0 {
+					return d.Errf("reconcile_schedule: '%s' is not a positive duration", a)
+				}
+				h.ReconcileSchedule = append(h.ReconcileSchedule, caddy.Duration(dur))
 			}
 		case "storage_path":
 			if err := once(opt); err != nil {

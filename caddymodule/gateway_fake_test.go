@@ -653,3 +653,67 @@ http://localhost:9080 {
 		return bytes.Contains(raw, []byte("caddy_payments_outbox_depth 0"))
 	})
 }
+
+// TestReconcilerFindsLostNotifications: the provider's notifications never
+// arrive; the reconciler re-fetches the payment, records the change and
+// forwards it to the shop like a notification's event, once.
+func TestReconcilerFindsLostNotifications(t *testing.T) {
+	fs := fake.NewServer(fakeSecret)
+	// Every notification the provider sends is lost on the way.
+	fs.Client = &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) {
+		return nil, fmt.Errorf("network unreachable")
+	})}
+	fsrv := httptest.NewServer(fs)
+	t.Cleanup(fsrv.Close)
+	sh := newShop(t)
+	t.Setenv("FAKE_PAY_SECRET", fakeSecret)
+	t.Setenv("PAYMENTS_TEST_TOKEN", testToken)
+	t.Setenv("PAYMENTS_TEST_WHSEC", testWhsec)
+	loadCaddy(t, fmt.Sprintf(`
+http://localhost:9080 {
+	payments {
+		provider fake {
+			endpoint %s
+			secret {env.FAKE_PAY_SECRET}
+		}
+		api_token {env.PAYMENTS_TEST_TOKEN}
+		forward_secret {env.PAYMENTS_TEST_WHSEC}
+		public_url http://localhost:9080
+		retry_schedule 200ms
+		reconcile_schedule 300ms
+		storage_path %s
+	}
+	reverse_proxy %s
+}
+`, fsrv.URL, filepath.Join(t.TempDir(), "state.db"), sh.srv.URL))
+	code, pay := api(t, "POST", "/payments", testToken, fakePayment("ORD-LOST", 3100))
+	if code != 201 {
+		t.Fatal(code)
+	}
+	id := pay["id"].(string)
+	sent, err := fs.Checkout(context.Background(), pay["provider_reference"].(string), true)
+	if err != nil || len(sent) != 2 || sent[0].Err == "" {
+		t.Fatalf("the notifications should have been lost: %+v %v", sent, err)
+	}
+	var got []map[string]any
+	waitFor(t, "the reconciled event at the shop", func() bool {
+		got = eventsOf(t, sh, id)
+		return len(got) >= 1
+	})
+	time.Sleep(time.Second) // later checks must not announce it again
+	got = eventsOf(t, sh, id)
+	if len(got) != 1 || got[0]["type"] != "payment.succeeded" {
+		t.Fatalf("shop got %v", types(got))
+	}
+	if data := got[0]["data"].(map[string]any); data["amount"] != float64(3100) || data["status"] != "succeeded" {
+		t.Fatalf("event data: %v", data)
+	}
+	code, now := api(t, "GET", "/payments/"+id, testToken, nil)
+	if code != 200 || now["status"] != "succeeded" {
+		t.Fatalf("record: %v", now)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

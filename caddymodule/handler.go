@@ -109,6 +109,14 @@ type Handler struct {
 	// schedule).
 	RetrySchedule []caddy.Duration `json:"retry_schedule,omitempty"`
 
+	// Delays between re-fetches of a payment that is not final yet (no
+	// notification came, Razorpay's late-authorisation window, payabl's
+	// failure of unfunded payments after 15 days); after the last one,
+	// checks continue at the last delay for up to 30 days. A change is
+	// forwarded to the shop like a notification's. Default: 1m 5m 15m 1h
+	// 6h 24h. Needs the outbox.
+	ReconcileSchedule []caddy.Duration `json:"reconcile_schedule,omitempty"`
+
 	providers   map[string]providers.Provider
 	names       []string
 	tokens      [][]byte
@@ -263,6 +271,11 @@ func (h *Handler) Validate() error {
 	for i, d := range h.RetrySchedule {
 		if d <= 0 {
 			return fmt.Errorf("payments: retry_schedule entry %d must be a positive duration", i+1)
+		}
+	}
+	for i, d := range h.ReconcileSchedule {
+		if d <= 0 {
+			return fmt.Errorf("payments: reconcile_schedule entry %d must be a positive duration", i+1)
 		}
 	}
 	if h.ForwardPath != "" && !strings.HasPrefix(h.ForwardPath, "/") {

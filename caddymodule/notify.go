@@ -146,6 +146,14 @@ func (h *Handler) markDelivered(ctx context.Context, id, announce string) {
 	}
 }
 
+// announceKey names "this status of this object was announced to the shop".
+func announceKey(account, object, ref, eventType string) string {
+	return "announced:" + account + ":" + object + ":" + ref + ":" + eventType
+}
+
+// jsonMarshal encodes an event.
+func jsonMarshal(ev *Event) ([]byte, error) { return json.Marshal(ev) }
+
 // eventID is deterministic for the same provider notification and
 // outcome, so the shop can de-duplicate on webhook-id.
 func eventID(account, key, eventType string) string {
@@ -198,7 +206,7 @@ func (h *Handler) buildEvent(ctx context.Context, name string, p providers.Provi
 	}
 	if eventType != "payment.disputed" {
 		// A dispute is news each time; a status is announced once per object.
-		ev.announce = "announced:" + name + ":" + n.Object + ":" + n.ProviderRef + ":" + eventType
+		ev.announce = announceKey(name, n.Object, n.ProviderRef, eventType)
 	}
 	return ev, nil
 }

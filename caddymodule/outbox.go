@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
@@ -73,8 +74,10 @@ func (h *Handler) nextAttempt(n int) time.Time {
 // or less when the schedule's first delay is shorter (tests).
 func (h *Handler) pollInterval() time.Duration {
 	p := time.Second
-	if len(h.RetrySchedule) > 0 && time.Duration(h.RetrySchedule[0])/2 < p {
-		p = max(time.Duration(h.RetrySchedule[0])/2, 10*time.Millisecond)
+	for _, s := range [][]caddy.Duration{h.RetrySchedule, h.ReconcileSchedule} {
+		if len(s) > 0 && time.Duration(s[0])/2 < p {
+			p = max(time.Duration(s[0])/2, 10*time.Millisecond)
+		}
 	}
 	return p
 }
@@ -88,6 +91,7 @@ func (h *Handler) runOutbox(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			h.reconcileDue(ctx)
 			h.deliverDue(ctx)
 		}
 	}

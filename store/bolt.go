@@ -26,6 +26,7 @@ var (
 	bucketOnce      = []byte("once")
 	bucketIdem      = []byte("idempotency")
 	bucketOutbox    = []byte("outbox")
+	bucketReconcile = []byte("reconcile")
 )
 
 // openTimeout bounds the wait for bbolt's exclusive file lock, so a file
@@ -108,7 +109,7 @@ func openDB(abs string) (*bolt.DB, error) {
 		return nil, fmt.Errorf("store: opening %s: %w", abs, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketPayments, bucketRefunds, bucketPayouts, bucketDelivered, bucketOnce, bucketIdem, bucketOutbox} {
+		for _, name := range [][]byte{bucketPayments, bucketRefunds, bucketPayouts, bucketDelivered, bucketOnce, bucketIdem, bucketOutbox, bucketReconcile} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -729,3 +730,56 @@ func (b *Bolt) OutboxDepth(ctx context.Context) (int, error) {
 	})
 	return n, err
 }
+
+// ScheduleCheck stores or replaces a payment's reconcile check.
+func (b *Bolt) ScheduleCheck(ctx context.Context, c *ReconcileCheck) error {
+	if c == nil || c.PaymentID == "" {
+		return providers.Missing("payment_id")
+	}
+	raw, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	return b.update(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketReconcile).Put([]byte(c.PaymentID), raw)
+	})
+}
+
+// ClaimDueChecks takes due checks and leases them, in one transaction.
+func (b *Bolt) ClaimDueChecks(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]*ReconcileCheck, error) {
+	var out []*ReconcileCheck
+	err := b.update(ctx, func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucketReconcile)
+		c := bk.Cursor()
+		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
+			var rc ReconcileCheck
+			if err := json.Unmarshal(v, &rc); err != nil {
+				return err
+			}
+			if rc.NextAt.After(now) {
+				continue
+			}
+			claimed := rc
+			rc.NextAt = now.Add(lease)
+			raw, err := json.Marshal(rc)
+			if err != nil {
+				return err
+			}
+			if err := bk.Put(k, raw); err != nil {
+				return err
+			}
+			out = append(out, &claimed)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// DoneCheck removes a payment's reconcile check.
+func (b *Bolt) DoneCheck(ctx context.Context, paymentID string) error {
+	return b.update(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketReconcile).Delete([]byte(paymentID))
+	})
+}
+
+var _ ReconcileQueue = (*Bolt)(nil)
