@@ -137,6 +137,12 @@ func (h *Handler) reconcile(r *http.Request, name string, pay *providers.Payment
 			ProviderStatus: pay.ProviderStatus, ProviderMessage: pay.ProviderMessage, Test: pay.Test, CreatedAt: pay.CreatedAt,
 			History: []store.StatusChange{{Status: string(pay.Status), At: h.now().UTC(), Source: source, ProviderStatus: pay.ProviderStatus}},
 		})
+		if err == nil && !h.DisableOutbox {
+			// A payment this gateway learns of by a fetch (created before
+			// it, by another instance, or after an unknown outcome) is
+			// reconciled from now on too.
+			h.scheduleReconcile(r, name, pay)
+		}
 	}
 	if err != nil {
 		h.logger.Error("reading payment record", zap.String("payment_id", pay.ID), zap.Error(err))

@@ -113,3 +113,13 @@ func TestFindUnknownReportsFullPath(t *testing.T) {
 		t.Fatalf("got %+v", e)
 	}
 }
+
+func TestRoutePrefix(t *testing.T) {
+	for path, want := range map[string]string{
+		"/payments": "", "/payments/pay_x": "", "/pay/payments": "/pay", "/shop/pay/payments/pay_x": "/shop/pay",
+	} {
+		if got := routePrefix(path); got != want {
+			t.Errorf("routePrefix(%q) = %q, want %q", path, got, want)
+		}
+	}
+}

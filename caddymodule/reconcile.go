@@ -44,7 +44,7 @@ func (h *Handler) scheduleReconcile(r *http.Request, name string, pay *providers
 	now := h.now().UTC()
 	c := &store.ReconcileCheck{
 		PaymentID: pay.ID, Provider: name, Server: server, Host: r.Host,
-		Path:   strings.TrimSuffix(path, "/payments") + "/notifications/" + name,
+		Path:   routePrefix(path) + "/notifications/" + name,
 		NextAt: now.Add(h.reconcileDelay(0)), Created: now,
 	}
 	if err := rq.ScheduleCheck(r.Context(), c); err != nil {
@@ -176,4 +176,14 @@ func (h *Handler) queueReconcileEvent(ctx context.Context, c *store.ReconcileChe
 	}); err != nil {
 		h.logger.Error("queueing the reconcile event", zap.String("payment_id", c.PaymentID), zap.Error(err))
 	}
+}
+
+// routePrefix is what stands before the canonical API's /payments route in
+// a request path ("/pay" for "/pay/payments/pay_x"), i.e. the prefix a
+// handle_path strips.
+func routePrefix(path string) string {
+	if i := strings.LastIndex(path, "/payments"); i >= 0 {
+		return path[:i]
+	}
+	return ""
 }
