@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddy-payments/caddy-payments/sandbox"
 )
 
 // TestSecretsNeverLeak drives the payabl flows through a real Caddy with
@@ -21,9 +24,15 @@ import (
 // appears in a log line, an API answer or a forwarded event.
 func TestSecretsNeverLeak(t *testing.T) {
 	const (
-		secret = "Xq9-payabl-secret-7Tz"
-		iban   = "FI2618203060000015"
+		secret     = "Xq9-payabl-secret-7Tz"
+		rzpSecret  = "Rk4-razorpay-key-secret-9Qw"
+		rzpWebhook = "Wh7-razorpay-webhook-secret-3Lp"
+		psSecret   = "Ps2-paysage-secret-key-8Vn"
+		iban       = "FI2618203060000015"
 	)
+	t.Setenv("LEAK_RZP_SECRET", rzpSecret)
+	t.Setenv("LEAK_RZP_WEBHOOK", rzpWebhook)
+	t.Setenv("LEAK_PS_SECRET", psSecret)
 	whsecKey := strings.TrimPrefix(testWhsec, "whsec_") // the shop verifies with testWhsec
 	t.Setenv("LEAK_PAYABL_SECRET", secret)
 	t.Setenv("LEAK_TOKEN", testToken)
@@ -37,12 +46,35 @@ http://localhost:9080 {
 			merchant_id gateway_test
 			secret {env.LEAK_PAYABL_SECRET}
 		}
+		razorpay {
+			key_id rzp_test_leak
+			key_secret {env.LEAK_RZP_SECRET}
+			webhook_secret {env.LEAK_RZP_WEBHOOK}
+			webhook_url http://localhost:9080/notifications/razorpay
+		}
+		paysage {
+			shop_id 361
+			secret_key {env.LEAK_PS_SECRET}
+		}
 	}
 	payments {
 		provider payabl {
 			merchant_id gateway_test
 			secret {env.LEAK_PAYABL_SECRET}
 			endpoint http://localhost:9080/sandbox/payabl/pay/backoffice
+		}
+		provider razorpay {
+			key_id rzp_test_leak
+			key_secret {env.LEAK_RZP_SECRET}
+			webhook_secret {env.LEAK_RZP_WEBHOOK}
+			endpoint http://localhost:9080/sandbox/razorpay
+		}
+		provider paysage {
+			shop_id 361
+			secret_key {env.LEAK_PS_SECRET}
+			public_key %s
+			test
+			endpoint http://localhost:9080/sandbox/paysage
 		}
 		api_token {env.LEAK_TOKEN}
 		forward_secret {env.LEAK_WHSEC}
@@ -52,7 +84,7 @@ http://localhost:9080 {
 	}
 	reverse_proxy %s
 }
-`, filepath.Join(t.TempDir(), "state.db"), sh.srv.URL))
+`, sandbox.PaysagePublicKey(), filepath.Join(t.TempDir(), "state.db"), sh.srv.URL))
 
 	var answers bytes.Buffer
 	call := func(method, path, token string, body any) map[string]any {
@@ -101,6 +133,24 @@ http://localhost:9080 {
 		answers.Write(raw)
 		resp.Body.Close()
 	}
+	// Razorpay: create, the customer pays through the launch URL and the
+	// signed return, webhooks; a refund. PaySage: create, approve
+	// (signed webhook), refund, and a forged webhook.
+	rzp := call("POST", "/payments", testToken, razorpayPayment("ORD-LEAK-R", 2500))
+	if code, loc := payInBrowser(t, rzp["next_action"].(map[string]any)["url"].(string), "approve"); code != http.StatusSeeOther {
+		t.Fatalf("razorpay return: %d %s", code, loc)
+	}
+	waitFor(t, "razorpay events", func() bool { return len(eventsOf(t, sh, rzp["id"].(string))) >= 2 })
+	call("POST", "/payments/"+rzp["id"].(string)+"/refunds", testToken, map[string]any{"amount": 100})
+	ps := call("POST", "/payments", testToken, paysagePayment("ORD-LEAK-P", 2600))
+	paysageAction(t, ps["provider_reference"].(string), "approve")
+	waitFor(t, "paysage events", func() bool { return len(eventsOf(t, sh, ps["id"].(string))) >= 1 })
+	call("POST", "/payments/"+ps["id"].(string)+"/refunds", testToken, map[string]any{"amount": 100})
+	if resp, err := http.Post(gwBase+"/notifications/paysage", "application/json", strings.NewReader(`{"transaction":{"uid":"x","status":"successful"}}`)); err == nil {
+		raw, _ := io.ReadAll(resp.Body)
+		answers.Write(raw)
+		resp.Body.Close()
+	}
 	time.Sleep(500 * time.Millisecond) // let the failed-payout notification arrive
 
 	logs, err := os.ReadFile(logFile)
@@ -125,7 +175,9 @@ http://localhost:9080 {
 		t.Fatal("the gateway logged nothing: the test would prove nothing")
 	}
 	for what, text := range map[string][]byte{"logs": logs, "API answers": answers.Bytes(), "forwarded events": events.Bytes()} {
-		for name, s := range map[string]string{"provider secret": secret, "API token": testToken, "forward secret": whsecKey, "full IBAN": iban} {
+		for name, s := range map[string]string{"payabl secret": secret, "Razorpay key secret": rzpSecret, "Razorpay webhook secret": rzpWebhook,
+			"PaySage secret key": psSecret, "API token": testToken, "forward secret": whsecKey, "full IBAN": iban,
+			"PaySage Basic credentials": base64.StdEncoding.EncodeToString([]byte("361:" + psSecret))} {
 			if bytes.Contains(text, []byte(s)) {
 				t.Errorf("%s contain the %s", what, name)
 			}
@@ -133,13 +185,16 @@ http://localhost:9080 {
 	}
 	// Provider signatures are 40 or 64 hex digits; none may reach the
 	// gateway's logs, answers or events (event ids are 32).
-	// (Checkout URLs carry payabl's 40-hex page token, which is no
-	// signature: URLs are left out of this check.)
+	// (Checkout and receipt URLs carry page tokens — payabl's 40-hex
+	// checkout token, PaySage's receipt hash — which are no signatures:
+	// URL values are left out of this check.)
 	sig := regexp.MustCompile(`[0-9a-f]{40,}`)
-	noURLs := regexp.MustCompile(`"url":"[^"]*"`).ReplaceAll(answers.Bytes(), nil)
-	for what, text := range map[string][]byte{"gateway logs": gatewayLogs.Bytes(), "API answers": noURLs, "forwarded events": events.Bytes()} {
-		if m := sig.Find(text); m != nil {
-			t.Errorf("%s contain a signature-like value %s", what, m)
+	urls := regexp.MustCompile(`"[a-z_]*url":"[^"]*"`)
+	for what, text := range map[string][]byte{"gateway logs": urls.ReplaceAll(gatewayLogs.Bytes(), nil),
+		"API answers": urls.ReplaceAll(answers.Bytes(), nil), "forwarded events": urls.ReplaceAll(events.Bytes(), nil)} {
+		if loc := sig.FindIndex(text); loc != nil {
+			from, to := max(loc[0]-120, 0), min(loc[1]+40, len(text))
+			t.Errorf("%s contain a signature-like value: …%s…", what, text[from:to])
 		}
 	}
 }
