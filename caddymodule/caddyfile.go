@@ -46,6 +46,13 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		max_body     <size>
 //		timeout      <duration>
 //		storage_path <path>
+//		storage file <path> | storage redis <addr> {
+//			username <name>
+//			password <password>
+//			db <number>
+//			key_prefix <prefix>
+//			tls
+//		}
 //
 //		# delivery to the shop
 //		outbox on|off                    # default on
@@ -208,6 +215,13 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 					return d.Errf("reconcile_schedule: '%s' is not a positive duration", a)
 				}
 				h.ReconcileSchedule = append(h.ReconcileSchedule, caddy.Duration(dur))
+			}
+		case "storage":
+			if err := once(opt); err != nil {
+				return err
+			}
+			if err := h.unmarshalStorage(d); err != nil {
+				return err
 			}
 		case "storage_path":
 			if err := once(opt); err != nil {

@@ -94,6 +94,10 @@ type Handler struct {
 	// <Caddy data directory>/payments/state.db.
 	StoragePath string `json:"storage_path,omitempty"`
 
+	// Keep the state in Redis instead of the embedded file, so that several
+	// Caddy instances share it. Default: the embedded file.
+	Redis *RedisStorage `json:"redis,omitempty"`
+
 	// Turns the outbox off. With the outbox (the default), a verified event
 	// is stored durably before the provider is acknowledged; if the shop
 	// does not accept it at once, the provider is acknowledged anyway and
@@ -215,16 +219,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Observe: h.observeCall,
 	}
 
-	path := h.StoragePath
-	if path == "" {
-		path = store.DefaultPath()
-	}
-	db, err := store.OpenBolt(path)
+	db, closeDB, err := h.openStore()
 	if err != nil {
 		return fmt.Errorf("opening state store: %w", err)
 	}
 	h.store = db
-	h.closeStore = db.Close
+	h.closeStore = closeDB
 	h.ctx = ctx
 	h.outboxDepth = new(atomic.Int64)
 	if err := h.registerMetrics(ctx); err != nil {
@@ -264,6 +264,12 @@ func (h *Handler) Validate() error {
 	}
 	if len(h.ForwardSecrets) == 0 {
 		return fmt.Errorf("payments: forward_secret is required (whsec_ followed by base64): it signs the events forwarded to the shop")
+	}
+	if h.Redis != nil && h.StoragePath != "" {
+		return fmt.Errorf("payments: give either storage redis or storage_path, not both")
+	}
+	if h.Redis != nil && h.Redis.Addr == "" {
+		return fmt.Errorf("payments: storage redis needs the server's address")
 	}
 	if h.publicURL == nil {
 		return fmt.Errorf("payments: public_url is required: provider notification and return URLs are built from it")

@@ -1,0 +1,217 @@
+package caddymodule
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/caddy-payments/caddy-payments/providers/fake"
+)
+
+const redisTestPassword = "redis-pass-never-shown"
+
+// startRedisServer runs Debian's redis-server without persistence on a
+// free loopback port with a password, stopped when the test ends. Under
+// CI (which installs it) a missing redis-server fails the test.
+func startRedisServer(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("CI") == "true" || os.Getenv("PAYMENTS_REQUIRE_REDIS") == "1" {
+			t.Fatalf("redis-server not found (required under CI): %v", err)
+		}
+		t.Skipf("redis-server not installed: %v", err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	var logs bytes.Buffer
+	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", t.TempDir(), "--requirepass", redisTestPassword)
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	c := redis.NewClient(&redis.Options{Addr: addr, Password: redisTestPassword})
+	defer c.Close()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if c.Ping(context.Background()).Err() == nil {
+			return addr
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redis-server did not answer on %s:\n%s", addr, logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestRedisStorageSharedBetweenGateways runs two payments handlers (two
+// sites, as two instances behind a load balancer would be) on one Redis:
+// a payment created through one is found, replayed and refunded through
+// the other, concurrent refunds on both never exceed what was paid, and
+// the records sit under the configured key prefix.
+func TestRedisStorageSharedBetweenGateways(t *testing.T) {
+	addr := startRedisServer(t)
+	fs := fake.NewServer(fakeSecret)
+	var creates atomic.Int32
+	fsrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/payments" {
+			creates.Add(1)
+		}
+		fs.ServeHTTP(w, r)
+	}))
+	t.Cleanup(fsrv.Close)
+	sh := newShop(t)
+	t.Setenv("FAKE_PAY_SECRET", fakeSecret)
+	t.Setenv("PAYMENTS_TEST_TOKEN", testToken)
+	t.Setenv("PAYMENTS_TEST_WHSEC", testWhsec)
+	t.Setenv("PAYMENTS_TEST_REDIS_PASSWORD", redisTestPassword)
+	site := func(port int) string {
+		return fmt.Sprintf(`
+http://localhost:%d {
+	payments {
+		provider fake {
+			endpoint %s
+			secret {env.FAKE_PAY_SECRET}
+		}
+		api_token {env.PAYMENTS_TEST_TOKEN}
+		forward_secret {env.PAYMENTS_TEST_WHSEC}
+		public_url http://localhost:9080
+		retry_schedule 300ms
+		storage redis %s {
+			password {env.PAYMENTS_TEST_REDIS_PASSWORD}
+			key_prefix gwtest:
+		}
+	}
+	reverse_proxy %s
+}
+`, port, fsrv.URL, addr, sh.srv.URL)
+	}
+	loadCaddy(t, site(9080)+site(9081))
+
+	// callOn calls the gateway listening on port.
+	callOn := func(port int, method, path, key string, body any) (int, http.Header, map[string]any) {
+		t.Helper()
+		var rd io.Reader
+		if body != nil {
+			buf, _ := json.Marshal(body)
+			rd = bytes.NewReader(buf)
+		}
+		req, _ := http.NewRequest(method, fmt.Sprintf("http://localhost:%d%s", port, path), rd)
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		if key != "" {
+			req.Header.Set("Idempotency-Key", key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		raw, _ := io.ReadAll(resp.Body)
+		if err := json.Unmarshal(raw, &out); err != nil {
+			t.Fatalf("%s %s: not JSON (%d): %s", method, path, resp.StatusCode, raw)
+		}
+		return resp.StatusCode, resp.Header, out
+	}
+
+	code, _, pay := callOn(9080, "POST", "/payments", "redis-key-1", fakePayment("ORD-REDIS-1", 2000))
+	if code != 201 {
+		t.Fatalf("create on A: %d %v", code, pay)
+	}
+	id := pay["id"].(string)
+
+	// The same key on the other instance is replayed from Redis, not sent again.
+	code, h, again := callOn(9081, "POST", "/payments", "redis-key-1", fakePayment("ORD-REDIS-1", 2000))
+	if code != 201 || h.Get("Idempotent-Replayed") != "true" || again["id"] != id {
+		t.Fatalf("replay on B: %d %v %v", code, h, again)
+	}
+	code, _, conflict := callOn(9081, "POST", "/payments", "redis-key-1", fakePayment("ORD-REDIS-1", 2001))
+	if code != 409 || errField(conflict, "type") != "idempotency_conflict" {
+		t.Fatalf("conflict on B: %d %v", code, conflict)
+	}
+	if n := creates.Load(); n != 1 {
+		t.Fatalf("the provider saw %d creates, want 1", n)
+	}
+
+	// B finds what A created; the notification (sent to A) moves it for both.
+	if _, err := fs.Checkout(context.Background(), pay["provider_reference"].(string), true); err != nil {
+		t.Fatal(err)
+	}
+	code, _, got := callOn(9081, "GET", "/payments/"+id, "", nil)
+	if code != 200 || got["status"] != "succeeded" || got["amount"] != float64(2000) {
+		t.Fatalf("get on B: %d %v", code, got)
+	}
+
+	// Twenty concurrent refunds of 150, alternating between the instances,
+	// against 2000 paid: exactly 13 pass (1950), the rest are refused.
+	var wg sync.WaitGroup
+	results := make(chan int, 20)
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			code, _, _ := callOn(9080+i%2, "POST", "/payments/"+id+"/refunds", "", map[string]any{"amount": 150})
+			results <- code
+		}()
+	}
+	wg.Wait()
+	close(results)
+	ok, refused := 0, 0
+	for c := range results {
+		switch c {
+		case 201:
+			ok++
+		case 400:
+			refused++
+		default:
+			t.Errorf("refund answered %d", c)
+		}
+	}
+	if ok != 13 || refused != 7 {
+		t.Fatalf("concurrent refunds: %d passed, %d refused; want 13 and 7", ok, refused)
+	}
+	code, _, got = callOn(9080, "GET", "/payments/"+id, "", nil)
+	if code != 200 || got["amount_refunded"] != float64(1950) {
+		t.Fatalf("amount_refunded: %d %v", code, got)
+	}
+
+	// The state is in Redis, under the prefix.
+	c := redis.NewClient(&redis.Options{Addr: addr, Password: redisTestPassword})
+	defer c.Close()
+	raw, err := c.Get(context.Background(), "gwtest:payment:"+id).Bytes()
+	if err != nil || !strings.Contains(string(raw), "ORD-REDIS-1") {
+		t.Fatalf("payment record in Redis: %v %s", err, raw)
+	}
+
+	// The password never appears in the running config.
+	resp, err := http.Get("http://localhost:2999/config/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if bytes.Contains(cfg, []byte(redisTestPassword)) || !bytes.Contains(cfg, []byte("{env.PAYMENTS_TEST_REDIS_PASSWORD}")) {
+		t.Fatalf("the running config shows the Redis password or lost its placeholder:\n%s", cfg)
+	}
+}
