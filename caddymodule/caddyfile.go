@@ -57,6 +57,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		# delivery to the shop
 //		outbox on|off                    # default on
 //		retry_schedule <duration>...     # default 5s 5m 30m 2h 5h 10h 10h
+//		forward_timeout <duration>       # default 15s (4s at most while the provider waits)
 //		reconcile_schedule <duration>... # default 1m 5m 15m 1h 6h 24h
 //	}
 //
@@ -186,6 +187,19 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("outbox takes on or off")
 			}
 			h.DisableOutbox = v == "off"
+		case "forward_timeout":
+			if err := once(opt); err != nil {
+				return err
+			}
+			var v string
+			if !d.AllArgs(&v) {
+				return d.ArgErr()
+			}
+			dur, err := caddy.ParseDuration(v)
+			if err != nil || dur <= 0 {
+				return d.Errf("forward_timeout: '%s' is not a positive duration (e.g. 15s)", v)
+			}
+			h.ForwardTimeout = caddy.Duration(dur)
 		case "retry_schedule":
 			if err := once(opt); err != nil {
 				return err

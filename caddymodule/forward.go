@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -66,9 +67,13 @@ func (f forwardResult) Accepted() bool {
 // never the provider's Authorization or signature headers. The
 // webhook-timestamp is taken now, so every delivery attempt is fresh.
 // What the next handler writes is captured, never shown to the provider.
-func (h *Handler) forward(r *http.Request, next caddyhttp.Handler, id string, body []byte) forwardResult {
+// The attempt is cut after timeout (the shop then counts as not having
+// accepted it).
+func (h *Handler) forward(r *http.Request, next caddyhttp.Handler, id string, body []byte, timeout time.Duration) forwardResult {
 	ts := h.now().Unix()
-	fr := r.Clone(r.Context())
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+	fr := r.Clone(ctx)
 	fr.Method = http.MethodPost
 	path := r.URL.Path
 	if h.ForwardPath != "" {
@@ -94,6 +99,9 @@ func (h *Handler) forward(r *http.Request, next caddyhttp.Handler, id string, bo
 
 	cw := &captureWriter{header: http.Header{}}
 	err := next.ServeHTTP(cw, fr)
+	if err == nil && ctx.Err() != nil {
+		err = ctx.Err() // the next handler wrote what it had when time ran out
+	}
 	if err != nil {
 		return forwardResult{Err: err, Status: statusOf(err), Answered: true}
 	}

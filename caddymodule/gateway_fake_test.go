@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,6 +36,7 @@ var fakeCreates atomic.Int32
 type shop struct {
 	srv    *httptest.Server
 	status atomic.Int32
+	delay  atomic.Int64 // nanoseconds the shop takes to answer an event
 	mu     sync.Mutex
 	events []shopEvent
 	other  []*http.Request
@@ -53,6 +55,13 @@ func newShop(t *testing.T) *shop {
 	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		if r.Header.Get("webhook-id") != "" {
+			if d := time.Duration(s.delay.Load()); d > 0 {
+				select {
+				case <-time.After(d):
+				case <-r.Context().Done():
+					return // the gateway gave up; the event is not counted
+				}
+			}
 			s.mu.Lock()
 			s.events = append(s.events, shopEvent{Header: r.Header.Clone(), Body: body, Path: r.URL.Path,
 				Verified: verifyStandardWebhook(testWhsec, r.Header, body, time.Now())})
@@ -717,3 +726,59 @@ http://localhost:9080 {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestSlowShopDoesNotHoldTheProvider: a shop that hangs does not keep the
+// provider waiting past forward_timeout; the stored event is redelivered
+// once the shop answers in time.
+func TestSlowShopDoesNotHoldTheProvider(t *testing.T) {
+	fs := fake.NewServer(fakeSecret)
+	fsrv := httptest.NewServer(fs)
+	t.Cleanup(fsrv.Close)
+	sh := newShop(t)
+	t.Setenv("FAKE_PAY_SECRET", fakeSecret)
+	t.Setenv("PAYMENTS_TEST_TOKEN", testToken)
+	t.Setenv("PAYMENTS_TEST_WHSEC", testWhsec)
+	loadCaddy(t, fmt.Sprintf(`
+http://localhost:9080 {
+	payments {
+		provider fake {
+			endpoint %s
+			secret {env.FAKE_PAY_SECRET}
+		}
+		api_token {env.PAYMENTS_TEST_TOKEN}
+		forward_secret {env.PAYMENTS_TEST_WHSEC}
+		public_url http://localhost:9080
+		forward_timeout 500ms
+		retry_schedule 300ms
+		storage_path %s
+	}
+	reverse_proxy %s
+}
+`, fsrv.URL, filepath.Join(t.TempDir(), "state.db"), sh.srv.URL))
+	code, pay := api(t, "POST", "/payments", testToken, fakePayment("ORD-SLOWSHOP", 1500))
+	if code != 201 {
+		t.Fatal(code)
+	}
+	sh.delay.Store(int64(30 * time.Second))
+	began := time.Now()
+	sent, err := fs.Checkout(context.Background(), pay["provider_reference"].(string), true)
+	took := time.Since(began)
+	if err != nil || len(sent) != 2 || sent[0].StatusCode != 200 || sent[1].StatusCode != 200 {
+		t.Fatalf("provider not acknowledged while the shop hangs: %+v %v", sent, err)
+	}
+	if took > 5*time.Second {
+		t.Fatalf("the provider waited %s for two notifications; forward_timeout is 500ms", took)
+	}
+	if n := len(eventsOf(t, sh, pay["id"].(string))); n != 0 {
+		t.Fatalf("the hanging shop recorded %d events", n)
+	}
+	sh.delay.Store(0)
+	var got []map[string]any
+	waitFor(t, "redelivery once the shop answers", func() bool {
+		got = eventsOf(t, sh, pay["id"].(string))
+		return len(got) >= 2
+	})
+	if typs := types(got); !slices.Contains(typs, "payment.succeeded") {
+		t.Fatalf("events: %v", typs)
+	}
+}

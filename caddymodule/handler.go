@@ -94,6 +94,13 @@ type Handler struct {
 	// <Caddy data directory>/payments/state.db.
 	StoragePath string `json:"storage_path,omitempty"`
 
+	// How long one delivery attempt to the shop may take before it counts
+	// as failed (and, with the outbox, is retried). With the outbox on, the
+	// attempt made while the provider waits for its acknowledgement is cut
+	// at 4 s at most, because Razorpay wants a 2xx within 5 s; the outbox
+	// worker's attempts get the whole timeout. Default: 15s.
+	ForwardTimeout caddy.Duration `json:"forward_timeout,omitempty"`
+
 	// Keep the state in Redis instead of the embedded file, so that several
 	// Caddy instances share it. Default: the embedded file.
 	Redis *RedisStorage `json:"redis,omitempty"`
@@ -209,13 +216,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.maxBodySize <= 0 {
 		h.maxBodySize = defaultMaxBody
 	}
-	timeout := time.Duration(h.Timeout)
-	if timeout <= 0 {
-		timeout = defaultTimeout
-	}
 	h.doer = &providers.HTTPDoer{
 		Client:  &http.Client{Timeout: 0, CheckRedirect: noRedirects},
-		Timeout: timeout,
+		Timeout: h.providerTimeout(),
 		Observe: h.observeCall,
 	}
 
@@ -237,6 +240,14 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 }
 
 // Validate refuses a configuration that cannot work.
+// providerTimeout is the configured timeout or its default.
+func (h *Handler) providerTimeout() time.Duration {
+	if h.Timeout > 0 {
+		return time.Duration(h.Timeout)
+	}
+	return defaultTimeout
+}
+
 func (h *Handler) Validate() error {
 	if len(h.providers) == 0 {
 		return fmt.Errorf("payments: at least one provider block is required")

@@ -85,7 +85,7 @@ func (h *Handler) serveNotification(w http.ResponseWriter, r *http.Request, c ca
 	if !h.DisableOutbox {
 		// Durable first: once stored, the event survives a shop outage, a
 		// reload or a crash, and the provider may be acknowledged. The
-		// entry is leased for outboxLease so the worker leaves it to the
+		// entry is leased for outboxLease() so the worker leaves it to the
 		// attempt made right here.
 		if err := h.store.EnqueueEvent(ctx, h.outboxEntry(r, name, ev, evBody)); err != nil {
 			h.logger.Error("storing the event for delivery; provider not acknowledged", zap.String("event_id", ev.ID), zap.Error(err))
@@ -95,7 +95,7 @@ func (h *Handler) serveNotification(w http.ResponseWriter, r *http.Request, c ca
 		}
 	}
 
-	res := h.forward(r, c.next, ev.ID, evBody)
+	res := h.forward(r, c.next, ev.ID, evBody, h.inlineForwardTimeout())
 	if res.Accepted() {
 		h.markDelivered(ctx, ev.ID, ev.announce)
 		h.logger.Info("event forwarded", zap.String("provider", name), zap.String("event_id", ev.ID),

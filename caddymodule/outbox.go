@@ -19,12 +19,49 @@ var defaultRetrySchedule = []time.Duration{5 * time.Second, 5 * time.Minute, 30 
 	2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour}
 
 const (
-	// outboxLease is how long a claimed entry is left to the one attempt
-	// that claimed it; a worker that dies mid-attempt frees it after this.
-	outboxLease = time.Minute
-	// outboxBatch bounds one worker round.
-	outboxBatch = 20
+	// defaultForwardTimeout bounds one delivery attempt to the shop, as
+	// Svix does (15 s).
+	defaultForwardTimeout = 15 * time.Second
+	// inlineForwardCap bounds the attempt made while the provider waits for
+	// its acknowledgement when the outbox is on: Razorpay wants a 2xx
+	// within 5 seconds, and the stored event is retried anyway.
+	inlineForwardCap = 4 * time.Second
+	// leaseMargin is added to the longest an attempt can take to make a
+	// claim's lease, so a live worker's claim never runs out mid-attempt.
+	leaseMargin = 15 * time.Second
+	// outboxRound bounds the entries (or checks) one worker round takes.
+	// They are claimed one at a time, so each lease covers one attempt
+	// and an entry never waits behind a batch claimed by a dead worker.
+	outboxRound = 100
 )
+
+// forwardTimeout is the configured forward_timeout or its default.
+func (h *Handler) forwardTimeout() time.Duration {
+	if h.ForwardTimeout > 0 {
+		return time.Duration(h.ForwardTimeout)
+	}
+	return defaultForwardTimeout
+}
+
+// inlineForwardTimeout bounds the attempt made inside the provider's
+// notification request.
+func (h *Handler) inlineForwardTimeout() time.Duration {
+	if h.DisableOutbox {
+		return h.forwardTimeout()
+	}
+	return min(h.forwardTimeout(), inlineForwardCap)
+}
+
+// outboxLease is how long a claimed entry is left to the one attempt that
+// claimed it; after a worker died mid-attempt (kill -9), the entry is
+// taken up again this long after the claim.
+func (h *Handler) outboxLease() time.Duration { return h.forwardTimeout() + leaseMargin }
+
+// reconcileLease covers one reconcile check: a provider call, then the
+// storing of its event.
+func (h *Handler) reconcileLease() time.Duration {
+	return h.providerTimeout() + h.forwardTimeout() + leaseMargin
+}
 
 // outboxEntry builds the durable record of an event. Host and path are the
 // original request's (before any handle_path stripping), so redelivery
@@ -45,7 +82,7 @@ func (h *Handler) outboxEntry(r *http.Request, name string, ev *Event, body []by
 	return &store.OutboxEntry{
 		EventID: ev.ID, Announce: ev.announce, Provider: name, EventType: ev.Type, Body: body,
 		Server: server, Host: r.Host, Path: path,
-		NextAt: now.Add(outboxLease), Created: now,
+		NextAt: now.Add(h.outboxLease()), Created: now,
 	}
 }
 
@@ -97,20 +134,24 @@ func (h *Handler) runOutbox(ctx context.Context) {
 	}
 }
 
-// deliverDue makes one round of redelivery attempts.
+// deliverDue makes one round of redelivery attempts, claiming one entry
+// at a time.
 func (h *Handler) deliverDue(ctx context.Context) {
-	entries, err := h.store.ClaimDueEvents(ctx, h.now().UTC(), outboxBatch, outboxLease)
-	if err != nil {
-		if ctx.Err() == nil {
-			h.logger.Error("reading the outbox", zap.Error(err))
-		}
-		return
-	}
-	for _, e := range entries {
+	for range outboxRound {
 		if ctx.Err() != nil {
 			return
 		}
-		h.redeliver(ctx, e)
+		entries, err := h.store.ClaimDueEvents(ctx, h.now().UTC(), 1, h.outboxLease())
+		if err != nil {
+			if ctx.Err() == nil {
+				h.logger.Error("reading the outbox", zap.Error(err))
+			}
+			return
+		}
+		if len(entries) == 0 {
+			break
+		}
+		h.redeliver(ctx, entries[0])
 	}
 	if n, err := h.store.OutboxDepth(ctx); err == nil {
 		h.outboxDepth.Store(int64(n))
@@ -184,6 +225,6 @@ func (h *Handler) server(name string) *caddyhttp.Server {
 // event to the next handler.
 func (h *Handler) serveRedelivery(r *http.Request, next caddyhttp.Handler, rd *redelivery) error {
 	rd.handled = true
-	rd.result = h.forward(r, next, rd.entry.EventID, rd.entry.Body)
+	rd.result = h.forward(r, next, rd.entry.EventID, rd.entry.Body, h.forwardTimeout())
 	return nil
 }

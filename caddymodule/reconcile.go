@@ -67,24 +67,27 @@ func (h *Handler) reconcileDelay(n int) time.Duration {
 	return sched[n]
 }
 
-// reconcileDue makes one round of checks.
+// reconcileDue makes one round of checks, claiming one at a time.
 func (h *Handler) reconcileDue(ctx context.Context) {
 	rq, ok := h.store.(store.ReconcileQueue)
 	if !ok {
 		return
 	}
-	checks, err := rq.ClaimDueChecks(ctx, h.now().UTC(), outboxBatch, outboxLease)
-	if err != nil {
-		if ctx.Err() == nil {
-			h.logger.Error("reading the reconcile queue", zap.Error(err))
-		}
-		return
-	}
-	for _, c := range checks {
+	for range outboxRound {
 		if ctx.Err() != nil {
 			return
 		}
-		h.reconcileOne(ctx, rq, c)
+		checks, err := rq.ClaimDueChecks(ctx, h.now().UTC(), 1, h.reconcileLease())
+		if err != nil {
+			if ctx.Err() == nil {
+				h.logger.Error("reading the reconcile queue", zap.Error(err))
+			}
+			return
+		}
+		if len(checks) == 0 {
+			return
+		}
+		h.reconcileOne(ctx, rq, checks[0])
 	}
 }
 
