@@ -62,6 +62,19 @@ type RedisOptions struct {
 	DialTimeout time.Duration
 }
 
+// caddyRedisLogger sends go-redis's own messages (a reconnect, a pool
+// error) to Caddy's log, where operators look, instead of the log
+// package's stderr. caddy.Log() is read at each message, as Caddy swaps
+// its default logger when a config loads. go-redis never puts a password
+// in these messages.
+type caddyRedisLogger struct{}
+
+func (caddyRedisLogger) Printf(_ context.Context, format string, v ...any) {
+	caddy.Log().Named("payments.redis").Warn("redis client: " + fmt.Sprintf(format, v...))
+}
+
+func init() { redis.SetLogger(caddyRedisLogger{}) }
+
 // redisPool shares one *redis.Client per set of connection options. Caddy
 // provisions a new config before it cleans up the old one; sharing keeps a
 // reload from opening a second connection pool (and from pinging again)
