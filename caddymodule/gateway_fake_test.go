@@ -47,6 +47,7 @@ type shopEvent struct {
 	Body     []byte
 	Verified error
 	Path     string
+	Status   int // what the shop answered
 }
 
 func newShop(t *testing.T) *shop {
@@ -62,11 +63,12 @@ func newShop(t *testing.T) *shop {
 					return // the gateway gave up; the event is not counted
 				}
 			}
+			status := int(s.status.Load())
 			s.mu.Lock()
-			s.events = append(s.events, shopEvent{Header: r.Header.Clone(), Body: body, Path: r.URL.Path,
+			s.events = append(s.events, shopEvent{Header: r.Header.Clone(), Body: body, Path: r.URL.Path, Status: status,
 				Verified: verifyStandardWebhook(testWhsec, r.Header, body, time.Now())})
 			s.mu.Unlock()
-			w.WriteHeader(int(s.status.Load()))
+			w.WriteHeader(status)
 			return
 		}
 		s.mu.Lock()
@@ -409,7 +411,10 @@ func TestGatewayWithFakeProvider(t *testing.T) {
 		}
 		waitFor(t, "redelivery attempts while the shop is down", func() bool { return len(mine()) >= 2 })
 		sh.status.Store(200)
-		time.Sleep(1500 * time.Millisecond)
+		waitFor(t, "the redelivery the shop accepts", func() bool {
+			evs := mine()
+			return evs[len(evs)-1].Status == 200
+		})
 		evs := mine()
 		first := evs[0]
 		for _, ev := range evs {

@@ -87,11 +87,20 @@ func (h *Handler) serveNotification(w http.ResponseWriter, r *http.Request, c ca
 		// reload or a crash, and the provider may be acknowledged. The
 		// entry is leased for outboxLease() so the worker leaves it to the
 		// attempt made right here.
-		if err := h.store.EnqueueEvent(ctx, h.outboxEntry(r, name, ev, evBody)); err != nil {
+		stored, err := h.store.EnqueueEvent(ctx, h.outboxEntry(r, name, ev, evBody))
+		if err != nil {
 			h.logger.Error("storing the event for delivery; provider not acknowledged", zap.String("event_id", ev.ID), zap.Error(err))
 			return writeError(w, &providers.Error{Type: providers.TypeInternal, Code: "store_failed",
 				Message: "the event could not be stored; send the notification again later", HTTPStatus: http.StatusServiceUnavailable,
 				RequestSent: providers.SentNo, Retryable: true})
+		}
+		if !stored {
+			// A repeat of a notification whose event is already queued
+			// (or was just delivered): the outbox delivers it, and this
+			// request does not race the worker that holds it.
+			h.logger.Info("notification repeated while its event waits in the outbox; acknowledged, not forwarded again",
+				zap.String("provider", name), zap.String("event_id", ev.ID))
+			return p.Acknowledge(w)
 		}
 	}
 

@@ -173,7 +173,7 @@ func (h *Handler) queueReconcileEvent(ctx context.Context, c *store.ReconcileChe
 		return
 	}
 	now := h.now().UTC()
-	if err := h.store.EnqueueEvent(ctx, &store.OutboxEntry{
+	if _, err := h.store.EnqueueEvent(ctx, &store.OutboxEntry{
 		EventID: ev.ID, Announce: announce, Provider: name, EventType: typ, Body: body,
 		Server: c.Server, Host: c.Host, Path: c.Path, NextAt: now, Created: now,
 	}); err != nil {

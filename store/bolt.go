@@ -645,22 +645,26 @@ func (b *Bolt) AbandonIdempotent(ctx context.Context, key string) error {
 	})
 }
 
-// EnqueueEvent stores e unless an entry with its EventID exists.
-func (b *Bolt) EnqueueEvent(ctx context.Context, e *OutboxEntry) error {
+// EnqueueEvent stores e unless an entry with its EventID exists or the
+// event was delivered, in one transaction.
+func (b *Bolt) EnqueueEvent(ctx context.Context, e *OutboxEntry) (bool, error) {
 	if e == nil || e.EventID == "" {
-		return providers.Missing("event_id")
+		return false, providers.Missing("event_id")
 	}
-	return b.update(ctx, func(tx *bolt.Tx) error {
+	stored := false
+	err := b.update(ctx, func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bucketOutbox)
-		if bk.Get([]byte(e.EventID)) != nil {
+		if bk.Get([]byte(e.EventID)) != nil || tx.Bucket(bucketDelivered).Get([]byte(e.EventID)) != nil {
 			return nil
 		}
 		raw, err := json.Marshal(e)
 		if err != nil {
 			return err
 		}
+		stored = true
 		return bk.Put([]byte(e.EventID), raw)
 	})
+	return stored && err == nil, err
 }
 
 // ClaimDueEvents takes due entries and leases them, in one transaction.

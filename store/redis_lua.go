@@ -240,13 +240,19 @@ redis.call('SET', KEYS[1], encode(rec), 'KEEPTTL')
 return {CHANGED}
 `)
 
-// scriptEnqueue: KEYS[1] entries hash, KEYS[2] due zset; ARGV id, entry
-// JSON, score. An id already queued is kept as it is.
+// scriptEnqueue: KEYS[1] entries hash, KEYS[2] due zset, KEYS[3] the
+// event's delivered marker; ARGV id, entry JSON, score. Returns 1 when it
+// stored the entry, 0 when the id is already queued (kept as it is) or
+// was delivered.
 var scriptEnqueue = redis.NewScript(`
+if redis.call('EXISTS', KEYS[3]) == 1 then
+	return 0
+end
 if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then
 	redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+	return 1
 end
-return 1
+return 0
 `)
 
 // scriptClaim: KEYS[1] entries hash, KEYS[2] due zset; ARGV now score,

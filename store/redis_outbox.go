@@ -48,23 +48,25 @@ func (r *Redis) Delivered(ctx context.Context, eventID string) (bool, error) {
 // into it, unlike Bolt).
 func (r *Redis) outboxKeys() []string { return []string{r.prefix + rkOutbox, r.prefix + rkOutboxDue} }
 
-// EnqueueEvent stores e unless an entry with its EventID exists (HSETNX in
-// one script with its ZADD).
-func (r *Redis) EnqueueEvent(ctx context.Context, e *OutboxEntry) error {
+// EnqueueEvent stores e unless an entry with its EventID exists or the
+// event was delivered (EXISTS and HSETNX in one script with its ZADD).
+func (r *Redis) EnqueueEvent(ctx context.Context, e *OutboxEntry) (bool, error) {
 	if e == nil || e.EventID == "" {
-		return providers.Missing("event_id")
+		return false, providers.Missing("event_id")
 	}
 	data, err := json.Marshal(e)
 	if err != nil {
-		return fmt.Errorf("store: encoding outbox entry %q: %w", e.EventID, err)
+		return false, fmt.Errorf("store: encoding outbox entry %q: %w", e.EventID, err)
 	}
 	if err := r.ready(ctx); err != nil {
-		return err
+		return false, err
 	}
-	if err := scriptEnqueue.Run(ctx, r.client, r.outboxKeys(), e.EventID, data, score(e.NextAt)).Err(); err != nil {
-		return redisErr("enqueue event", err)
+	keys := append(r.outboxKeys(), r.key(rkDelivered, e.EventID))
+	n, err := scriptEnqueue.Run(ctx, r.client, keys, e.EventID, data, score(e.NextAt)).Int64()
+	if err != nil {
+		return false, redisErr("enqueue event", err)
 	}
-	return nil
+	return n == 1, nil
 }
 
 // claim runs the shared claim script on a hash + sorted set pair and

@@ -291,7 +291,7 @@ func TestRedisClaimAcrossInstances(t *testing.T) {
 	const n = 60
 	for i := range n {
 		e := &store.OutboxEntry{EventID: fmt.Sprintf("evt_%02d", i), Body: []byte(`{}`), NextAt: now.Add(-time.Duration(i) * time.Millisecond)}
-		if err := a.EnqueueEvent(ctx, e); err != nil {
+		if _, err := a.EnqueueEvent(ctx, e); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -460,7 +460,7 @@ func TestRedisKeyLayout(t *testing.T) {
 		t.Fatalf("once TTL %v", ttl)
 	}
 	next := time.Date(2030, 1, 2, 3, 4, 5, 123456000, time.UTC)
-	if err := r.EnqueueEvent(ctx, &store.OutboxEntry{EventID: "evt_2", NextAt: next}); err != nil {
+	if _, err := r.EnqueueEvent(ctx, &store.OutboxEntry{EventID: "evt_2", NextAt: next}); err != nil {
 		t.Fatal(err)
 	}
 	if typ := c.Type(ctx, p+"outbox").Val(); typ != "hash" {
@@ -657,7 +657,7 @@ func TestRedisLuaKeepsStrings(t *testing.T) {
 	}
 
 	body := []byte{0, 1, 2, 0xff, '"', '\\', 'x'}
-	if err := r.EnqueueEvent(ctx, &store.OutboxEntry{EventID: "e", Body: body, Host: odd, NextAt: time.Now()}); err != nil {
+	if _, err := r.EnqueueEvent(ctx, &store.OutboxEntry{EventID: "e", Body: body, Host: odd, NextAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.RescheduleEvent(ctx, "e", 2, time.Now().Add(-time.Second), odd); err != nil {

@@ -170,9 +170,13 @@ type Store interface {
 	// AbandonIdempotent frees a started key (nothing was executed).
 	AbandonIdempotent(ctx context.Context, key string) error
 
-	// EnqueueEvent stores an event for delivery; an entry with the same
-	// EventID already queued is kept as it is.
-	EnqueueEvent(ctx context.Context, e *OutboxEntry) error
+	// EnqueueEvent stores an event for delivery and reports whether it
+	// did. It stores nothing, and reports false, when an entry with the
+	// same EventID is already queued (that entry is kept as it is) or the
+	// event was already delivered (MarkDelivered): the check and the write
+	// are one atomic step, so of several notifications carrying one event,
+	// exactly one queues it.
+	EnqueueEvent(ctx context.Context, e *OutboxEntry) (bool, error)
 	// ClaimDueEvents atomically takes up to limit entries whose NextAt has
 	// come and pushes their NextAt lease into the future, so that of
 	// several workers (or an old and a new config during a reload) only

@@ -730,15 +730,22 @@ func testOutbox(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	now := time.Now().UTC()
 	e := &store.OutboxEntry{EventID: "evt_1", Provider: "payabl", Body: []byte(`{"id":"evt_1"}`), Server: "srv0", Host: "h", Path: "/n", NextAt: now, Created: now}
-	if err := s.EnqueueEvent(ctx, e); err != nil {
-		t.Fatal(err)
+	if stored, err := s.EnqueueEvent(ctx, e); err != nil || !stored {
+		t.Fatalf("enqueue = %v, %v; want stored", stored, err)
 	}
 	// Enqueuing the same event again keeps the first entry.
-	if err := s.EnqueueEvent(ctx, &store.OutboxEntry{EventID: "evt_1", Body: []byte("other"), NextAt: now}); err != nil {
+	if stored, err := s.EnqueueEvent(ctx, &store.OutboxEntry{EventID: "evt_1", Body: []byte("other"), NextAt: now}); err != nil || stored {
+		t.Fatalf("enqueue again = %v, %v; want not stored", stored, err)
+	}
+	if _, err := s.EnqueueEvent(ctx, &store.OutboxEntry{EventID: "evt_later", NextAt: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.EnqueueEvent(ctx, &store.OutboxEntry{EventID: "evt_later", NextAt: now.Add(time.Hour)}); err != nil {
+	// An event already delivered is not queued again.
+	if err := s.MarkDelivered(ctx, "evt_done"); err != nil {
 		t.Fatal(err)
+	}
+	if stored, err := s.EnqueueEvent(ctx, &store.OutboxEntry{EventID: "evt_done", NextAt: now}); err != nil || stored {
+		t.Fatalf("enqueue of a delivered event = %v, %v; want not stored", stored, err)
 	}
 	if n, err := s.OutboxDepth(ctx); err != nil || n != 2 {
 		t.Fatalf("depth = %d, %v; want 2", n, err)
@@ -779,7 +786,7 @@ func testOutboxClaimUnderConcurrency(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	now := time.Now().UTC()
 	for i := range 10 {
-		if err := s.EnqueueEvent(ctx, &store.OutboxEntry{EventID: fmt.Sprintf("evt_%d", i), NextAt: now}); err != nil {
+		if _, err := s.EnqueueEvent(ctx, &store.OutboxEntry{EventID: fmt.Sprintf("evt_%d", i), NextAt: now}); err != nil {
 			t.Fatal(err)
 		}
 	}
