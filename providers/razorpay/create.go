@@ -174,13 +174,17 @@ func redirectAction(next []nextAction) *providers.NextAction {
 	return nil
 }
 
+// maxCreatedAt is 9999-12-31T23:59:59Z, the last second a time.Time
+// encodes as JSON; a later created_at is ignored like a missing one.
+const maxCreatedAt = 253402300799
+
 // newPayment starts a canonical payment from an order.
 func (p *Provider) newPayment(o *order) *providers.Payment {
 	pay := &providers.Payment{
 		Object: "payment", ProviderReference: o.ID, Reference: o.Receipt,
 		Amount: o.Amount, Currency: o.Currency, Test: p.test,
 	}
-	if o.CreatedAt > 0 {
+	if o.CreatedAt > 0 && o.CreatedAt <= maxCreatedAt {
 		pay.CreatedAt = time.Unix(o.CreatedAt, 0).UTC()
 	}
 	return pay

@@ -71,6 +71,9 @@ func (p *Provider) GetPayment(ctx context.Context, do providers.Doer, ref string
 	if o.ID != ref {
 		return nil, providers.Garbage("the order reply is about another order")
 	}
+	if o.Amount < 0 {
+		return nil, providers.Garbage("the order reply has a negative amount")
+	}
 	var list collection[payment]
 	if _, err := p.call(ctx, do, request{method: http.MethodGet, path: "/v1/orders/" + ref + "/payments"}, &list); err != nil {
 		return nil, err

@@ -110,6 +110,9 @@ func (p *Provider) Refund(ctx context.Context, do providers.Doer, req *providers
 	if !refundIDRe.MatchString(rf.ID) {
 		return nil, providers.Garbage("the refund reply has no valid refund id")
 	}
+	if rf.Amount < 0 {
+		return nil, providers.Garbage("the refund reply has a negative amount")
+	}
 	out := p.canonicalRefund(&rf)
 	if req.Reference != "" {
 		// The merchant's reference is what was sent as receipt.
@@ -130,6 +133,9 @@ func (p *Provider) GetRefund(ctx context.Context, do providers.Doer, ref string)
 	if rf.ID != ref {
 		return nil, providers.Garbage("the refund reply is about another refund")
 	}
+	if rf.Amount < 0 {
+		return nil, providers.Garbage("the refund reply has a negative amount")
+	}
 	return p.canonicalRefund(&rf), nil
 }
 
@@ -139,7 +145,7 @@ func (p *Provider) canonicalRefund(rf *refund) *providers.Refund {
 		Amount: rf.Amount, Currency: rf.Currency,
 		Status: refundStatus(rf.Status), ProviderStatus: rf.Status, Test: p.test,
 	}
-	if rf.CreatedAt > 0 {
+	if rf.CreatedAt > 0 && rf.CreatedAt <= maxCreatedAt {
 		out.CreatedAt = time.Unix(rf.CreatedAt, 0).UTC()
 	}
 	return out
