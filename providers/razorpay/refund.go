@@ -113,6 +113,12 @@ func (p *Provider) Refund(ctx context.Context, do providers.Doer, req *providers
 	if rf.Amount < 0 {
 		return nil, providers.Garbage("the refund reply has a negative amount")
 	}
+	// The reply must be the refund that was asked for: another amount or
+	// currency means the gateway cannot tell what was refunded, so the
+	// outcome is unknown (and the ledger keeps its reservation).
+	if rf.Amount != req.Amount || (rf.Currency != "" && rf.Currency != captured.Currency) {
+		return nil, providers.Garbage("the refund reply is for another amount or currency than was requested")
+	}
 	out := p.canonicalRefund(&rf)
 	if req.Reference != "" {
 		// The merchant's reference is what was sent as receipt.

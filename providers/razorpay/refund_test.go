@@ -15,11 +15,14 @@ func refundReq() *providers.RefundRequest {
 
 // Refund finds the captured attempt of the order, refunds it with the
 // golden body and the idempotency header; the documented reply (§6.1)
-// maps to a succeeded refund.
+// maps to a succeeded refund. The documented reply is of an INR refund of
+// 500100; here it answers the request's 500 EUR.
 func TestRefund(t *testing.T) {
+	reply := strings.NewReplacer(`"amount":500100`, `"amount":500`, `"currency":"INR"`, `"currency":"EUR"`).
+		Replace(string(fixture(t, "replies/refund_processed.json")))
 	s := newScripted(t, map[string]canned{
 		"GET /v1/orders/order_RB58MiP5SPFYyM/payments": {200, payments(attempt("pay_A1", "created", 100, 0), attempt("pay_29QQoUBi66xm2f", "captured", 101, 0)), ""},
-		"POST /v1/payments/pay_29QQoUBi66xm2f/refund":  {200, string(fixture(t, "replies/refund_processed.json")), ""},
+		"POST /v1/payments/pay_29QQoUBi66xm2f/refund":  {200, reply, ""},
 	})
 	p := testProvider(t, s.srv.URL)
 	req := refundReq()
@@ -35,11 +38,22 @@ func TestRefund(t *testing.T) {
 	if h := got[1].header.Get("X-Refund-Idempotency"); h != "idem-key-0001" {
 		t.Fatalf("X-Refund-Idempotency = %q", h)
 	}
-	if rf.ProviderReference != "rfnd_FP8QHiV938haTz" || rf.Amount != 500100 || rf.Currency != "INR" ||
+	if rf.ProviderReference != "rfnd_FP8QHiV938haTz" || rf.Amount != 500 || rf.Currency != "EUR" ||
 		rf.Status != providers.RefundSucceeded || rf.ProviderStatus != "processed" || rf.Reference != "RF-1" ||
 		rf.Object != "refund" || !rf.Test || rf.CreatedAt.Unix() != 1597078866 || rf.ID != "" || rf.PaymentID != "" {
 		t.Fatalf("refund = %+v", rf)
 	}
+}
+
+// A refund reply for another amount or currency than requested leaves the
+// outcome unknown.
+func TestRefundReplyForAnotherAmount(t *testing.T) {
+	s := newScripted(t, map[string]canned{
+		"GET /v1/orders/order_RB58MiP5SPFYyM/payments": {200, payments(attempt("pay_29QQoUBi66xm2f", "captured", 101, 0)), ""},
+		"POST /v1/payments/pay_29QQoUBi66xm2f/refund":  {200, string(fixture(t, "replies/refund_processed.json")), ""},
+	})
+	_, err := testProvider(t, s.srv.URL).Refund(context.Background(), doer(), refundReq())
+	canonical(t, err, providers.TypeProviderError, "", providers.SentUnknown)
 }
 
 func TestRefundRefusals(t *testing.T) {
