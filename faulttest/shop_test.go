@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,6 +22,7 @@ type shop struct {
 	secret       string
 	start        time.Time
 	period, down time.Duration
+	forceDown    atomic.Bool // answers 503 while set, whatever the schedule
 
 	mu        sync.Mutex
 	attempts  int                      // every POST carrying a webhook-id
@@ -67,6 +69,9 @@ func (s *shop) intoDown(t time.Time, offset time.Duration) time.Time {
 
 // isDown reports whether the shop is in a down window at now.
 func (s *shop) isDown(now time.Time) bool {
+	if s.forceDown.Load() {
+		return true
+	}
 	return now.Sub(s.start)%s.period < s.down
 }
 
