@@ -165,7 +165,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("max_body: '%s' is not a size between 1B and 1GiB (e.g. 1MiB)", v)
 			}
 			h.MaxBody = int64(size)
-		case "timeout":
+		case "timeout", "forward_timeout":
 			if err := once(opt); err != nil {
 				return err
 			}
@@ -175,9 +175,13 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			dur, err := caddy.ParseDuration(v)
 			if err != nil || dur <= 0 {
-				return d.Errf("timeout: '%s' is not a positive duration (e.g. 30s)", v)
+				return d.Errf("%s: '%s' is not a positive duration (e.g. 15s)", opt, v)
 			}
-			h.Timeout = caddy.Duration(dur)
+			if opt == "timeout" {
+				h.Timeout = caddy.Duration(dur)
+			} else {
+				h.ForwardTimeout = caddy.Duration(dur)
+			}
 		case "outbox":
 			if err := once(opt); err != nil {
 				return err
@@ -187,19 +191,6 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("outbox takes on or off")
 			}
 			h.DisableOutbox = v == "off"
-		case "forward_timeout":
-			if err := once(opt); err != nil {
-				return err
-			}
-			var v string
-			if !d.AllArgs(&v) {
-				return d.ArgErr()
-			}
-			dur, err := caddy.ParseDuration(v)
-			if err != nil || dur <= 0 {
-				return d.Errf("forward_timeout: '%s' is not a positive duration (e.g. 15s)", v)
-			}
-			h.ForwardTimeout = caddy.Duration(dur)
 		case "retry_schedule":
 			if err := once(opt); err != nil {
 				return err

@@ -87,6 +87,41 @@ func (s *shop) Events() []shopEvent {
 	return append([]shopEvent(nil), s.events...)
 }
 
+// fakeSite is the Caddyfile site of a gateway on port with the fake
+// provider at endpoint, in front of the shop at shopURL; options are more
+// payments options, one per line. It sets the environment the site's
+// {env.*} placeholders read.
+func fakeSite(t *testing.T, port int, endpoint, shopURL, options string) string {
+	t.Setenv("FAKE_PAY_SECRET", fakeSecret)
+	t.Setenv("PAYMENTS_TEST_TOKEN", testToken)
+	t.Setenv("PAYMENTS_TEST_WHSEC", testWhsec)
+	var opts strings.Builder
+	depth := 2
+	for _, line := range strings.Split(options, "\n") {
+		if strings.HasPrefix(line, "}") {
+			depth--
+		}
+		opts.WriteString(strings.Repeat("\t", depth) + line + "\n")
+		if strings.HasSuffix(line, "{") {
+			depth++
+		}
+	}
+	return fmt.Sprintf(`
+http://localhost:%d {
+	payments {
+		provider fake {
+			endpoint %s
+			secret {env.FAKE_PAY_SECRET}
+		}
+		api_token {env.PAYMENTS_TEST_TOKEN}
+		forward_secret {env.PAYMENTS_TEST_WHSEC}
+		public_url http://localhost:9080
+%s	}
+	reverse_proxy %s
+}
+`, port, endpoint, opts.String(), shopURL)
+}
+
 // fakeGateway starts Caddy in-process with the gateway in front of a shop,
 // using the test-only fake provider.
 func fakeGateway(t *testing.T) (*fake.Server, *shop) {
@@ -100,27 +135,7 @@ func fakeGateway(t *testing.T) (*fake.Server, *shop) {
 	}))
 	t.Cleanup(fsrv.Close)
 	sh := newShop(t)
-	t.Setenv("FAKE_PAY_SECRET", fakeSecret)
-	t.Setenv("PAYMENTS_TEST_TOKEN", testToken)
-	t.Setenv("PAYMENTS_TEST_WHSEC", testWhsec)
-	loadCaddy(t, fmt.Sprintf(`
-http://localhost:9080 {
-	payments {
-		provider fake {
-			endpoint %s
-			secret {env.FAKE_PAY_SECRET}
-		}
-		api_token {env.PAYMENTS_TEST_TOKEN}
-		forward_secret {env.PAYMENTS_TEST_WHSEC}
-		public_url http://localhost:9080
-		max_body 8KiB
-		timeout 2s
-		retry_schedule 300ms 300ms
-		storage_path %s
-	}
-	reverse_proxy %s
-}
-`, fsrv.URL, filepath.Join(t.TempDir(), "state.db"), sh.srv.URL))
+	loadCaddy(t, fakeSite(t, 9080, fsrv.URL, sh.srv.URL, fmt.Sprintf("max_body 8KiB\ntimeout 2s\nretry_schedule 300ms 300ms\nstorage_path %s", filepath.Join(t.TempDir(), "state.db"))))
 	return fs, sh
 }
 
@@ -610,27 +625,9 @@ func TestOutboxSurvivesReload(t *testing.T) {
 	fsrv := httptest.NewServer(fs)
 	t.Cleanup(fsrv.Close)
 	sh := newShop(t)
-	t.Setenv("FAKE_PAY_SECRET", fakeSecret)
-	t.Setenv("PAYMENTS_TEST_TOKEN", testToken)
-	t.Setenv("PAYMENTS_TEST_WHSEC", testWhsec)
 	state := filepath.Join(t.TempDir(), "state.db")
 	config := func(schedule string) string {
-		return fmt.Sprintf(`
-http://localhost:9080 {
-	payments {
-		provider fake {
-			endpoint %s
-			secret {env.FAKE_PAY_SECRET}
-		}
-		api_token {env.PAYMENTS_TEST_TOKEN}
-		forward_secret {env.PAYMENTS_TEST_WHSEC}
-		public_url http://localhost:9080
-		retry_schedule %s
-		storage_path %s
-	}
-	reverse_proxy %s
-}
-`, fsrv.URL, schedule, state, sh.srv.URL)
+		return fakeSite(t, 9080, fsrv.URL, sh.srv.URL, fmt.Sprintf("retry_schedule %s\nstorage_path %s", schedule, state))
 	}
 	loadCaddyWith(t, "\tmetrics\n", config("2s"))
 	code, pay := api(t, "POST", "/payments", testToken, fakePayment("ORD-RELOAD", 4200))
@@ -680,26 +677,7 @@ func TestReconcilerFindsLostNotifications(t *testing.T) {
 	fsrv := httptest.NewServer(fs)
 	t.Cleanup(fsrv.Close)
 	sh := newShop(t)
-	t.Setenv("FAKE_PAY_SECRET", fakeSecret)
-	t.Setenv("PAYMENTS_TEST_TOKEN", testToken)
-	t.Setenv("PAYMENTS_TEST_WHSEC", testWhsec)
-	loadCaddy(t, fmt.Sprintf(`
-http://localhost:9080 {
-	payments {
-		provider fake {
-			endpoint %s
-			secret {env.FAKE_PAY_SECRET}
-		}
-		api_token {env.PAYMENTS_TEST_TOKEN}
-		forward_secret {env.PAYMENTS_TEST_WHSEC}
-		public_url http://localhost:9080
-		retry_schedule 200ms
-		reconcile_schedule 300ms
-		storage_path %s
-	}
-	reverse_proxy %s
-}
-`, fsrv.URL, filepath.Join(t.TempDir(), "state.db"), sh.srv.URL))
+	loadCaddy(t, fakeSite(t, 9080, fsrv.URL, sh.srv.URL, fmt.Sprintf("retry_schedule 200ms\nreconcile_schedule 300ms\nstorage_path %s", filepath.Join(t.TempDir(), "state.db"))))
 	code, pay := api(t, "POST", "/payments", testToken, fakePayment("ORD-LOST", 3100))
 	if code != 201 {
 		t.Fatal(code)
@@ -740,26 +718,7 @@ func TestSlowShopDoesNotHoldTheProvider(t *testing.T) {
 	fsrv := httptest.NewServer(fs)
 	t.Cleanup(fsrv.Close)
 	sh := newShop(t)
-	t.Setenv("FAKE_PAY_SECRET", fakeSecret)
-	t.Setenv("PAYMENTS_TEST_TOKEN", testToken)
-	t.Setenv("PAYMENTS_TEST_WHSEC", testWhsec)
-	loadCaddy(t, fmt.Sprintf(`
-http://localhost:9080 {
-	payments {
-		provider fake {
-			endpoint %s
-			secret {env.FAKE_PAY_SECRET}
-		}
-		api_token {env.PAYMENTS_TEST_TOKEN}
-		forward_secret {env.PAYMENTS_TEST_WHSEC}
-		public_url http://localhost:9080
-		forward_timeout 500ms
-		retry_schedule 300ms
-		storage_path %s
-	}
-	reverse_proxy %s
-}
-`, fsrv.URL, filepath.Join(t.TempDir(), "state.db"), sh.srv.URL))
+	loadCaddy(t, fakeSite(t, 9080, fsrv.URL, sh.srv.URL, fmt.Sprintf("forward_timeout 500ms\nretry_schedule 300ms\nstorage_path %s", filepath.Join(t.TempDir(), "state.db"))))
 	code, pay := api(t, "POST", "/payments", testToken, fakePayment("ORD-SLOWSHOP", 1500))
 	if code != 201 {
 		t.Fatal(code)

@@ -82,30 +82,10 @@ func TestRedisStorageSharedBetweenGateways(t *testing.T) {
 	}))
 	t.Cleanup(fsrv.Close)
 	sh := newShop(t)
-	t.Setenv("FAKE_PAY_SECRET", fakeSecret)
-	t.Setenv("PAYMENTS_TEST_TOKEN", testToken)
-	t.Setenv("PAYMENTS_TEST_WHSEC", testWhsec)
 	t.Setenv("PAYMENTS_TEST_REDIS_PASSWORD", redisTestPassword)
 	site := func(port int) string {
-		return fmt.Sprintf(`
-http://localhost:%d {
-	payments {
-		provider fake {
-			endpoint %s
-			secret {env.FAKE_PAY_SECRET}
-		}
-		api_token {env.PAYMENTS_TEST_TOKEN}
-		forward_secret {env.PAYMENTS_TEST_WHSEC}
-		public_url http://localhost:9080
-		retry_schedule 300ms
-		storage redis %s {
-			password {env.PAYMENTS_TEST_REDIS_PASSWORD}
-			key_prefix gwtest:
-		}
-	}
-	reverse_proxy %s
-}
-`, port, fsrv.URL, addr, sh.srv.URL)
+		return fakeSite(t, port, fsrv.URL, sh.srv.URL, fmt.Sprintf(
+			"retry_schedule 300ms\nstorage redis %s {\npassword {env.PAYMENTS_TEST_REDIS_PASSWORD}\nkey_prefix gwtest:\n}", addr))
 	}
 	loadCaddy(t, site(9080)+site(9081))
 
