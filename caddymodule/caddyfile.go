@@ -221,16 +221,18 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				}
 				h.ReconcileSchedule = append(h.ReconcileSchedule, caddy.Duration(dur))
 			}
-		case "storage":
+		case "storage", "storage_path":
 			if err := once(opt); err != nil {
 				return err
 			}
-			if err := h.unmarshalStorage(d); err != nil {
-				return err
+			if seen["storage"] && seen["storage_path"] {
+				return d.Errf("give either storage or storage_path, not both")
 			}
-		case "storage_path":
-			if err := once(opt); err != nil {
-				return err
+			if opt == "storage" {
+				if err := h.unmarshalStorage(d); err != nil {
+					return err
+				}
+				continue
 			}
 			if !d.AllArgs(&h.StoragePath) {
 				return d.ArgErr()

@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -117,9 +118,11 @@ func (h *Handler) unmarshalStorage(d *caddyfile.Dispenser) error {
 				if !d.AllArgs(&v) {
 					return d.ArgErr()
 				}
-				if _, err := fmt.Sscanf(v, "%d", &r.DB); err != nil || r.DB < 0 {
-					return d.Errf("storage redis: db must be a number, not '%s'", v)
+				n, err := strconv.Atoi(v)
+				if err != nil || n < 0 {
+					return d.Errf("storage redis: db must be a number (0, 1, …), not '%s'", v)
 				}
+				r.DB = n
 			case "key_prefix":
 				if !d.AllArgs(&r.KeyPrefix) {
 					return d.ArgErr()
