@@ -21,12 +21,16 @@ type fieldError struct {
 // flattenErrors walks PaySage's "errors" value, a nested map whose leaves
 // are arrays of strings (reference §4.3), into path-ordered leaves. A leaf
 // that is a bare string is accepted too. Depth is capped so a hostile reply
-// cannot recurse without end.
+// cannot recurse without end; so are the length of a path (a longer one is
+// no PaySage field and is skipped) and the number of leaves, so that one
+// long key over many children cannot make the paths grow with the square of
+// the reply.
 func flattenErrors(raw json.RawMessage) []fieldError {
+	const maxPath, maxLeaves = 256, 64
 	var out []fieldError
 	var walk func(raw json.RawMessage, path string, depth int)
 	walk = func(raw json.RawMessage, path string, depth int) {
-		if depth > 8 || !present(raw) {
+		if depth > 8 || len(out) >= maxLeaves || !present(raw) {
 			return
 		}
 		var obj map[string]json.RawMessage
@@ -37,6 +41,9 @@ func flattenErrors(raw json.RawMessage) []fieldError {
 			}
 			sort.Strings(keys)
 			for _, k := range keys {
+				if len(path)+1+len(k) > maxPath {
+					continue
+				}
 				p := k
 				if path != "" {
 					p = path + "." + k

@@ -15,19 +15,19 @@ import (
 // reads (reference §4.1, §6; seed 003 response example). Everything else
 // is ignored here and kept, for webhooks, in ProviderEvent.
 type transaction struct {
-	UID         string      `json:"uid"`
-	ParentUID   string      `json:"parent_uid"`
-	Type        string      `json:"type"`
-	Status      string      `json:"status"`
-	Amount      json.Number `json:"amount"`
-	Currency    string      `json:"currency"`
-	TrackingID  string      `json:"tracking_id"`
-	Message     string      `json:"message"`
-	CreatedAt   string      `json:"created_at"`
-	Test        bool        `json:"test"`
-	Payment     *subStatus  `json:"payment"`
-	Refund      *subStatus  `json:"refund"`
-	Form        *form       `json:"form"`
+	UID         string          `json:"uid"`
+	ParentUID   string          `json:"parent_uid"`
+	Type        string          `json:"type"`
+	Status      string          `json:"status"`
+	Amount      json.RawMessage `json:"amount"` // a bare JSON integer; "100" in quotes is refused
+	Currency    string          `json:"currency"`
+	TrackingID  string          `json:"tracking_id"`
+	Message     string          `json:"message"`
+	CreatedAt   string          `json:"created_at"`
+	Test        bool            `json:"test"`
+	Payment     *subStatus      `json:"payment"`
+	Refund      *subStatus      `json:"refund"`
+	Form        *form           `json:"form"`
 	amountMinor int64
 }
 
@@ -160,7 +160,13 @@ func (f *form) nextAction() (*providers.NextAction, error) {
 			}
 			u.RawQuery = q.Encode()
 		}
-		return &providers.NextAction{Type: "redirect", URL: u.String(), Method: http.MethodGet}, nil
+		// net/url can print a URL it will not parse back (an IPv6 zone
+		// holding non-ASCII), which is no place to send the customer.
+		s := u.String()
+		if !absoluteHTTP(s) {
+			return nil, providers.Garbage("PaySage form.action is not an absolute http(s) URL")
+		}
+		return &providers.NextAction{Type: "redirect", URL: s, Method: http.MethodGet}, nil
 	case http.MethodPost:
 		na := &providers.NextAction{Type: "redirect", URL: f.Action, Method: http.MethodPost}
 		if len(fields) > 0 {
