@@ -16,10 +16,12 @@ import (
 // idempotency keys, the outbox and the reconcile queue. Every operation
 // is atomic on the Redis server (Lua scripts, SET NX PX).
 type RedisStorage struct {
-	// The Redis server's host:port. Required.
+	// The Redis server's host:port. Required; {env.*} placeholders are
+	// resolved at provision time.
 	Addr string `json:"addr,omitempty"`
 
-	// The ACL user name, if the server uses ACLs.
+	// The ACL user name, if the server uses ACLs; {env.*} and {file.*}
+	// are resolved at provision time.
 	Username string `json:"username,omitempty"`
 
 	// The password. Give it as {env.*} or {file.*}: it is resolved at
@@ -50,8 +52,12 @@ func (h *Handler) openStore() (store.Store, func() error, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("storage redis: address: %w", err)
 		}
+		username, err := repl.ReplaceOrErr(r.Username, false, true)
+		if err != nil {
+			return nil, nil, fmt.Errorf("storage redis: username: %w", err)
+		}
 		db, err := store.OpenRedis(store.RedisOptions{
-			Addr: addr, Username: r.Username, Password: password, DB: r.DB,
+			Addr: addr, Username: username, Password: password, DB: r.DB,
 			KeyPrefix: r.KeyPrefix, TLS: r.TLS, DialTimeout: 5 * time.Second,
 		})
 		if err != nil {
