@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The Razorpay account of these tests (the sandbox's and the gateway's).
@@ -222,6 +223,32 @@ func TestRazorpayEndToEnd(t *testing.T) {
 		code, found := api(t, "GET", "/payments?provider=razorpay&reference=ORD-R1", testToken, nil)
 		if code != 200 || found["id"] != id {
 			t.Fatalf("find by reference: %d %v", code, found)
+		}
+	})
+
+	t.Run("shop down: payment.captured and order.paid announce payment.succeeded once", func(t *testing.T) {
+		sh.status.Store(503)
+		id, _, launch := createRazorpay(t, "ORD-R1-DOWN", 1999)
+		if code, _ := payInBrowser(t, launch, "approve"); code != http.StatusSeeOther {
+			t.Fatalf("return: %d", code)
+		}
+		succeeded := func(status int) map[string]bool {
+			ids := map[string]bool{}
+			for _, ev := range sh.Events() {
+				if ev.Status == status && bytes.Contains(ev.Body, []byte(`"id":"`+id+`"`)) &&
+					bytes.Contains(ev.Body, []byte(`"type":"payment.succeeded"`)) {
+					ids[ev.Header.Get("webhook-id")] = true
+				}
+			}
+			return ids
+		}
+		waitFor(t, "the refused first attempt", func() bool { return len(succeeded(503)) > 0 })
+		time.Sleep(time.Second) // both webhooks have arrived and been acknowledged
+		sh.status.Store(200)
+		waitFor(t, "the redelivered payment.succeeded", func() bool { return len(succeeded(200)) > 0 })
+		time.Sleep(3 * time.Second) // a second event for the same status would be redelivered by now
+		if got := succeeded(200); len(got) != 1 {
+			t.Fatalf("payment.succeeded accepted under %d webhook-ids, want 1: %v", len(got), got)
 		}
 	})
 

@@ -96,10 +96,12 @@ func (h *Handler) serveNotification(w http.ResponseWriter, r *http.Request, c ca
 		}
 		if !stored {
 			// A repeat of a notification whose event is already queued
-			// (or was just delivered): the outbox delivers it, and this
-			// request does not race the worker that holds it.
-			h.logger.Info("notification repeated while its event waits in the outbox; acknowledged, not forwarded again",
-				zap.String("provider", name), zap.String("event_id", ev.ID))
+			// (or was just delivered), or another notification announcing
+			// the same status (Razorpay's payment.captured and order.paid):
+			// the event that is queued carries it, and this request does
+			// not race the worker that holds it.
+			h.logger.Info("event already queued or its status already announced; acknowledged, not forwarded again",
+				zap.String("provider", name), zap.String("event_id", ev.ID), zap.String("event_type", ev.Type))
 			return p.Acknowledge(w)
 		}
 	}

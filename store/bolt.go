@@ -23,6 +23,9 @@ var (
 	bucketRefunds   = []byte("refunds")
 	bucketPayouts   = []byte("payouts")
 	bucketDelivered = []byte("delivered")
+	// bucketAnnounced maps an announcement key (one status of one object)
+	// to the id of the event queued to announce it.
+	bucketAnnounced = []byte("announced")
 	bucketOnce      = []byte("once")
 	bucketIdem      = []byte("idempotency")
 	bucketOutbox    = []byte("outbox")
@@ -109,7 +112,7 @@ func openDB(abs string) (*bolt.DB, error) {
 		return nil, fmt.Errorf("store: opening %s: %w", abs, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketPayments, bucketRefunds, bucketPayouts, bucketDelivered, bucketOnce, bucketIdem, bucketOutbox, bucketReconcile} {
+		for _, name := range [][]byte{bucketPayments, bucketRefunds, bucketPayouts, bucketDelivered, bucketOnce, bucketIdem, bucketOutbox, bucketReconcile, bucketAnnounced} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -645,8 +648,9 @@ func (b *Bolt) AbandonIdempotent(ctx context.Context, key string) error {
 	})
 }
 
-// EnqueueEvent stores e unless an entry with its EventID exists or the
-// event was delivered, in one transaction.
+// EnqueueEvent stores e unless an entry with its EventID exists, the event
+// was delivered, or another event carries its announcement, in one
+// transaction.
 func (b *Bolt) EnqueueEvent(ctx context.Context, e *OutboxEntry) (bool, error) {
 	if e == nil || e.EventID == "" {
 		return false, providers.Missing("event_id")
@@ -654,8 +658,21 @@ func (b *Bolt) EnqueueEvent(ctx context.Context, e *OutboxEntry) (bool, error) {
 	stored := false
 	err := b.update(ctx, func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bucketOutbox)
-		if bk.Get([]byte(e.EventID)) != nil || tx.Bucket(bucketDelivered).Get([]byte(e.EventID)) != nil {
+		delivered := tx.Bucket(bucketDelivered)
+		if bk.Get([]byte(e.EventID)) != nil || delivered.Get([]byte(e.EventID)) != nil {
 			return nil
+		}
+		if e.Announce != "" {
+			ab := tx.Bucket(bucketAnnounced)
+			if owner := ab.Get([]byte(e.Announce)); owner != nil && string(owner) != e.EventID {
+				return nil
+			}
+			if delivered.Get([]byte(e.Announce)) != nil {
+				return nil
+			}
+			if err := ab.Put([]byte(e.Announce), []byte(e.EventID)); err != nil {
+				return err
+			}
 		}
 		raw, err := json.Marshal(e)
 		if err != nil {

@@ -103,6 +103,7 @@ func (s *sharedClient) Destruct() error { return s.client.Close() }
 //	P once:<key>         string  one-time data, PX ttl
 //	P idem:<key>         string  IdempotencyRecord JSON, PX ttl
 //	P delivered:<event>  string  time of delivery, EX 90 days
+//	P announced:<key>    string  id of the event announcing a status, PX 90 days
 //	P outbox             hash    event id → OutboxEntry JSON
 //	P outbox:due         zset    event id, score = next attempt (µs)
 //	P reconcile          hash    payment id → ReconcileCheck JSON
@@ -229,6 +230,7 @@ const (
 	rkOnce      = "once"
 	rkIdem      = "idem"
 	rkDelivered = "delivered"
+	rkAnnounced = "announced"  // announcement key → id of the event that carries it
 	rkOutbox    = "outbox"     // hash event id → entry JSON
 	rkOutboxDue = "outbox:due" // zset event id scored by next attempt (µs)
 	rkRecon     = "reconcile"  // hash payment id → check JSON

@@ -241,18 +241,25 @@ return {CHANGED}
 `)
 
 // scriptEnqueue: KEYS[1] entries hash, KEYS[2] due zset, KEYS[3] the
-// event's delivered marker; ARGV id, entry JSON, score. Returns 1 when it
-// stored the entry, 0 when the id is already queued (kept as it is) or
-// was delivered.
+// event's delivered marker, KEYS[4] the announcement's owner, KEYS[5] the
+// announcement's delivered marker; ARGV id, entry JSON, score, '1' when
+// the entry has an announcement, owner TTL (ms). Returns 1 when it stored
+// the entry, 0 when the id is already queued (kept as it is) or was
+// delivered, or another event owns the announcement.
 var scriptEnqueue = redis.NewScript(`
-if redis.call('EXISTS', KEYS[3]) == 1 then
+if redis.call('EXISTS', KEYS[3]) == 1 or redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
 	return 0
 end
-if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then
-	redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
-	return 1
+if ARGV[4] == '1' then
+	local owner = redis.call('GET', KEYS[4])
+	if (owner and owner ~= ARGV[1]) or redis.call('EXISTS', KEYS[5]) == 1 then
+		return 0
+	end
+	redis.call('SET', KEYS[4], ARGV[1], 'PX', ARGV[5])
 end
-return 0
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+return 1
 `)
 
 // scriptClaim: KEYS[1] entries hash, KEYS[2] due zset; ARGV now score,

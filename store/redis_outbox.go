@@ -48,8 +48,9 @@ func (r *Redis) Delivered(ctx context.Context, eventID string) (bool, error) {
 // into it, unlike Bolt).
 func (r *Redis) outboxKeys() []string { return []string{r.prefix + rkOutbox, r.prefix + rkOutboxDue} }
 
-// EnqueueEvent stores e unless an entry with its EventID exists or the
-// event was delivered (EXISTS and HSETNX in one script with its ZADD).
+// EnqueueEvent stores e unless an entry with its EventID exists, the event
+// was delivered, or another event carries its announcement (one script:
+// the checks, the announcement's owner, HSET and ZADD).
 func (r *Redis) EnqueueEvent(ctx context.Context, e *OutboxEntry) (bool, error) {
 	if e == nil || e.EventID == "" {
 		return false, providers.Missing("event_id")
@@ -61,8 +62,12 @@ func (r *Redis) EnqueueEvent(ctx context.Context, e *OutboxEntry) (bool, error) 
 	if err := r.ready(ctx); err != nil {
 		return false, err
 	}
-	keys := append(r.outboxKeys(), r.key(rkDelivered, e.EventID))
-	n, err := scriptEnqueue.Run(ctx, r.client, keys, e.EventID, data, score(e.NextAt)).Int64()
+	keys := append(r.outboxKeys(), r.key(rkDelivered, e.EventID), r.key(rkAnnounced, e.Announce), r.key(rkDelivered, e.Announce))
+	announce := "0"
+	if e.Announce != "" {
+		announce = "1"
+	}
+	n, err := scriptEnqueue.Run(ctx, r.client, keys, e.EventID, data, score(e.NextAt), announce, ttlMillis(RedisDeliveredTTL)).Int64()
 	if err != nil {
 		return false, redisErr("enqueue event", err)
 	}

@@ -172,10 +172,14 @@ type Store interface {
 
 	// EnqueueEvent stores an event for delivery and reports whether it
 	// did. It stores nothing, and reports false, when an entry with the
-	// same EventID is already queued (that entry is kept as it is) or the
-	// event was already delivered (MarkDelivered): the check and the write
-	// are one atomic step, so of several notifications carrying one event,
-	// exactly one queues it.
+	// same EventID is already queued (that entry is kept as it is), the
+	// event was already delivered (MarkDelivered), or e.Announce is set
+	// and another event already carries that announcement (queued or
+	// delivered under another id, or MarkDelivered(e.Announce) was
+	// called). The checks and the write are one atomic step, so of several
+	// notifications carrying one event, or several events announcing one
+	// status (Razorpay's payment.captured and order.paid), exactly one is
+	// queued.
 	EnqueueEvent(ctx context.Context, e *OutboxEntry) (bool, error)
 	// ClaimDueEvents atomically takes up to limit entries whose NextAt has
 	// come and pushes their NextAt lease into the future, so that of

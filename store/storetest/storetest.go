@@ -747,6 +747,32 @@ func testOutbox(t *testing.T, s store.Store) {
 	if stored, err := s.EnqueueEvent(ctx, &store.OutboxEntry{EventID: "evt_done", NextAt: now}); err != nil || stored {
 		t.Fatalf("enqueue of a delivered event = %v, %v; want not stored", stored, err)
 	}
+	// One announcement (a status of an object), one event: a second event
+	// announcing the same status is not queued, while the first is queued
+	// or after it was delivered; the first event itself stays idempotent.
+	if stored, err := s.EnqueueEvent(ctx, &store.OutboxEntry{EventID: "evt_captured", Announce: "pay_1|payment.succeeded", NextAt: now.Add(time.Hour)}); err != nil || !stored {
+		t.Fatalf("first announcing event = %v, %v; want stored", stored, err)
+	}
+	if stored, err := s.EnqueueEvent(ctx, &store.OutboxEntry{EventID: "evt_paid", Announce: "pay_1|payment.succeeded", NextAt: now.Add(time.Hour)}); err != nil || stored {
+		t.Fatalf("second event announcing the same status = %v, %v; want not stored", stored, err)
+	}
+	if stored, err := s.EnqueueEvent(ctx, &store.OutboxEntry{EventID: "evt_other", Announce: "pay_1|payment.refunded", NextAt: now.Add(time.Hour)}); err != nil || !stored {
+		t.Fatalf("an event announcing another status = %v, %v; want stored", stored, err)
+	}
+	if err := s.MarkDelivered(ctx, "pay_2|payment.failed"); err != nil {
+		t.Fatal(err)
+	}
+	if stored, err := s.EnqueueEvent(ctx, &store.OutboxEntry{EventID: "evt_late", Announce: "pay_2|payment.failed", NextAt: now}); err != nil || stored {
+		t.Fatalf("an event whose status was announced already = %v, %v; want not stored", stored, err)
+	}
+	for _, id := range []string{"evt_captured", "evt_other"} {
+		if err := s.RemoveEvent(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if stored, err := s.EnqueueEvent(ctx, &store.OutboxEntry{EventID: "evt_paid", Announce: "pay_1|payment.succeeded", NextAt: now}); err != nil || stored {
+		t.Fatalf("the second event after the first was delivered = %v, %v; want not stored", stored, err)
+	}
 	if n, err := s.OutboxDepth(ctx); err != nil || n != 2 {
 		t.Fatalf("depth = %d, %v; want 2", n, err)
 	}
