@@ -32,6 +32,7 @@ type answer struct {
 	replayed bool
 	body     map[string]any
 	err      error // transport error; status is 0
+	cut      bool  // the balancer's first try was cut off at an instance (see cutHeader)
 }
 
 // errCode is the answer's error.code ("" when it is not an error).
@@ -74,7 +75,7 @@ func (c *client) do(ctx context.Context, method, url, key string, body any) answ
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	a := answer{status: resp.StatusCode, replayed: resp.Header.Get("Idempotent-Replayed") == "true"}
+	a := answer{status: resp.StatusCode, replayed: resp.Header.Get("Idempotent-Replayed") == "true", cut: resp.Header.Get(cutHeader) == "1"}
 	_ = json.Unmarshal(raw, &a.body)
 	if a.replayed {
 		c.replays.Add(1)

@@ -4,8 +4,11 @@ package faulttest
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -77,42 +80,102 @@ func (c *caddy) run(t *testing.T) error {
 	return nil
 }
 
-// sandboxSite is the sandbox instance S: payabl only, with a short
-// slow_delay so the timeout magic value costs seconds, not minutes.
-func sandboxSite() string {
-	return `	payments_sandbox {
+// sandboxSite is the sandbox instance S: payabl., Razorpay and PaySage,
+// with a short slow_delay so the timeout magic values cost seconds, not
+// minutes. Razorpay's webhooks are account-level (set in its dashboard),
+// so they go to webhook_url: the gateways' public URL, the balancer at
+// publicPort. payabl. and PaySage are told their notification URL with
+// each payment. Secrets come from the environment (setProviderSecrets).
+func sandboxSite(publicPort int) string {
+	return fmt.Sprintf(`	payments_sandbox {
 		slow_delay 3s
 		payabl {
 			merchant_id gateway_test
 			secret b185
 		}
-	}`
+		razorpay {
+			key_id %s
+			key_secret {env.FAULTTEST_RAZORPAY_KEY_SECRET}
+			webhook_secret {env.FAULTTEST_RAZORPAY_WEBHOOK_SECRET}
+			webhook_url http://127.0.0.1:%d/notifications/razorpay
+		}
+		paysage {
+			shop_id %s
+			secret_key {env.FAULTTEST_PAYSAGE_SECRET_KEY}
+		}
+	}`, razorpayKeyID, publicPort, paysageShopID)
 }
 
-// gatewaySite is a gateway instance: payabl at the sandbox, events to the
-// shop, notifications and returns through the load balancer (public_url),
-// short retry and reconcile schedules so a run takes seconds. Secrets come
-// from the environment ({env.*}), as in production. storage is the storage
-// directive(s). The shop learns which instance delivered an event from the
-// X-Faulttest-Instance header.
-func gatewaySite(name string, sandboxPort, lbPort, shopPort int, storage string) string {
+// The provider accounts S emulates and the gateways use.
+const (
+	razorpayKeyID = "rzp_test_faulttest"
+	paysageShopID = "361"
+)
+
+// setProviderSecrets puts fresh Razorpay and PaySage secrets in the
+// environment the Caddy processes inherit; S and the gateways read them
+// as {env.*}.
+func setProviderSecrets(t *testing.T) {
+	t.Setenv("FAULTTEST_RAZORPAY_KEY_SECRET", "rzp_"+randomHex(t, 16))
+	t.Setenv("FAULTTEST_RAZORPAY_WEBHOOK_SECRET", "rzpwh_"+randomHex(t, 16))
+	t.Setenv("FAULTTEST_PAYSAGE_SECRET_KEY", "ps_"+randomHex(t, 16))
+}
+
+// paysagePublicKey reads the sandbox's webhook signing public key, as a
+// shop copies it from PaySage's back office into public_key.
+func paysagePublicKey(t *testing.T, sandboxBase string) string {
+	t.Helper()
+	resp, err := http.Get(sandboxBase + "/sandbox/paysage/_sandbox/public_key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	key := strings.TrimSpace(string(b))
+	if resp.StatusCode != http.StatusOK || key == "" || strings.ContainsAny(key, " \n{}") {
+		t.Fatalf("PaySage public key from the sandbox: %d %q", resp.StatusCode, key)
+	}
+	return key
+}
+
+// gatewaySite is a gateway instance: payabl., Razorpay and PaySage at the
+// sandbox, events to the shop, notifications and returns through the load
+// balancer (public_url), short retry and reconcile schedules so a run
+// takes seconds. Secrets come from the environment ({env.*}), as in
+// production; paysageKey is the sandbox's public key (not a secret).
+// storage is the storage directive(s). The shop learns which instance
+// delivered an event from the X-Faulttest-Instance header.
+func gatewaySite(name string, sandboxPort, lbPort, shopPort int, paysageKey, storage string) string {
 	return fmt.Sprintf(`	payments {
 		provider payabl {
 			merchant_id gateway_test
 			secret b185
-			endpoint http://127.0.0.1:%d/sandbox/payabl/pay/backoffice
+			endpoint http://127.0.0.1:%[1]d/sandbox/payabl/pay/backoffice
+		}
+		provider razorpay {
+			key_id %[6]s
+			key_secret {env.FAULTTEST_RAZORPAY_KEY_SECRET}
+			webhook_secret {env.FAULTTEST_RAZORPAY_WEBHOOK_SECRET}
+			endpoint http://127.0.0.1:%[1]d/sandbox/razorpay
+		}
+		provider paysage {
+			shop_id %[7]s
+			secret_key {env.FAULTTEST_PAYSAGE_SECRET_KEY}
+			public_key %[8]s
+			test
+			endpoint http://127.0.0.1:%[1]d/sandbox/paysage
 		}
 		api_token {env.FAULTTEST_API_TOKEN}
 		forward_secret {env.FAULTTEST_WHSEC}
-		public_url http://127.0.0.1:%d
+		public_url http://127.0.0.1:%[2]d
 		timeout 2s
 		retry_schedule 200ms 500ms 1s
 		reconcile_schedule 1s
-%s
+%[3]s
 	}
-	reverse_proxy 127.0.0.1:%d {
-		header_up X-Faulttest-Instance %s
-	}`, sandboxPort, lbPort, storage, shopPort, name)
+	reverse_proxy 127.0.0.1:%[4]d {
+		header_up X-Faulttest-Instance %[5]s
+	}`, sandboxPort, lbPort, storage, shopPort, name, razorpayKeyID, paysageShopID, paysageKey)
 }
 
 // redisStorage is the shared store both gateways use.

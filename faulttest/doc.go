@@ -1,10 +1,11 @@
 // Package faulttest holds the fault and load test of the payments gateway
 // (issue #6 item 10). It has no library code: TestFaultAndLoad builds the
-// real cmd/caddy binary, runs a sandbox and two gateway instances that
-// share Redis, puts a round-robin load balancer in front of the gateways
-// and a flapping, signature-checking shop behind them, kills one instance
-// mid-run, and checks that no event is lost and nothing (a payment, a
-// refund, an announced status) takes effect twice.
+// real cmd/caddy binary, runs a sandbox emulating payabl., Razorpay and
+// PaySage and two gateway instances that share Redis, puts a round-robin
+// load balancer in front of the gateways and a flapping,
+// signature-checking shop behind them, kills one instance mid-run, and
+// checks, for payments with all three providers, that no event is lost and
+// nothing (a payment, a refund, an announced status) takes effect twice.
 //
 // It runs only when asked, because it starts processes (and needs Debian's
 // redis-server); it takes 20-80 seconds plus the build:

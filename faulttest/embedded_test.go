@@ -32,6 +32,7 @@ func TestKillRestartEmbeddedStore(t *testing.T) {
 	whsec := "whsec_" + base64.StdEncoding.EncodeToString(randomBytes(t, 32))
 	t.Setenv("FAULTTEST_API_TOKEN", token)
 	t.Setenv("FAULTTEST_WHSEC", whsec)
+	setProviderSecrets(t)
 
 	sh := newShop(whsec, time.Hour, 0) // never down by schedule
 	sh.forceDown.Store(true)
@@ -39,12 +40,12 @@ func TestKillRestartEmbeddedStore(t *testing.T) {
 	t.Cleanup(shopSrv.Close)
 	shopPort := shopSrv.Listener.Addr().(*net.TCPAddr).Port
 
-	s := newCaddy(t, bin, dir, "S", freePort(t), freePort(t), sandboxSite())
+	gPort := freePort(t)
+	s := newCaddy(t, bin, dir, "S", freePort(t), freePort(t), sandboxSite(gPort))
 	s.readyPath, s.readyStatus = "/sandbox/payabl/_sandbox/payments", http.StatusOK
 	mustRun(t, s)
-	gPort := freePort(t)
 	g := newCaddy(t, bin, dir, "G", freePort(t), gPort,
-		gatewaySite("G", s.httpPort, gPort, shopPort, boltStorage(filepath.Join(dir, "G.db"))))
+		gatewaySite("G", s.httpPort, gPort, shopPort, paysagePublicKey(t, s.base()), boltStorage(filepath.Join(dir, "G.db"))))
 	g.readyPath, g.readyStatus = "/payments", http.StatusUnauthorized
 	mustRun(t, g)
 

@@ -15,6 +15,13 @@ import (
 	"time"
 )
 
+// cutHeader marks an answer from a backend that got the request only after
+// it was cut off at another (which may or may not have acted on it), so
+// the test can tell a one-time link consumed by a killed instance from a
+// gateway fault. A production balancer says nothing; this one is a test
+// instrument.
+const cutHeader = "X-Faulttest-Cut"
+
 // balancer is the load balancer in front of the gateways: round robin over
 // the backends, and on a connection error (an instance killed, or not yet
 // back) the same request goes to the next backend. Request bodies are small
@@ -74,6 +81,7 @@ func (b *balancer) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	start := b.next.Add(1)
 	var lastErr error
+	wasCut := false
 	for i := range b.backends {
 		n := (int(start) + i) % len(b.backends)
 		be := b.backends[n]
@@ -89,11 +97,15 @@ func (b *balancer) RoundTrip(req *http.Request) (*http.Response, error) {
 			if i > 0 {
 				b.failovers.Add(1)
 			}
+			if wasCut {
+				resp.Header.Set(cutHeader, "1")
+			}
 			return resp, nil
 		}
 		lastErr = err
 		if !errors.Is(err, syscall.ECONNREFUSED) {
 			b.cut.Add(1)
+			wasCut = true
 		}
 		if req.Context().Err() != nil {
 			break

@@ -15,10 +15,12 @@ type report struct {
 
 	// the load
 	Payments, Approved, Declined, Dup, Slow      int
+	Pending                                      int // never decided: the customer had no checkout link (see payment.pending)
 	RequestsSent, CreateRequests, SandboxActions int64
 	Captures, RefundTxns                         int // transactions at payabl (the sandbox)
 	RefundPairs, RefundsAccepted                 int
 	RefundsRefused, RefundsOther                 int
+	Sides                                        map[string]*providerSide // per provider: the run's payments and the provider's own objects
 
 	// duplicates the gateway absorbed
 	Replays, InProgress, Unknown                 int64
@@ -27,6 +29,7 @@ type report struct {
 
 	// what reached the shop
 	EventsExpected, EventsLost, EventsDelivered int // delivered: unique webhook-ids accepted
+	OptionalDelivered                           int // optional events (Razorpay's payment.authorized, refund.pending) accepted
 	DeliveryAttempts, ShopRefused               int
 	AttemptsA, AttemptsB                        int
 	Reaccepted                                  int // events accepted again (same webhook-id)
@@ -49,7 +52,46 @@ type report struct {
 	GatewayErrorLines, Problems     int
 
 	// examples for the report
-	Lost, Doubles, Repeats, Wrong, ConcurrentEx, Others []string
+	Lost, Doubles, Repeats, Wrong, ConcurrentEx, Others, PendingWhy []string
+}
+
+// providerSide is one provider's part of the run: the payments made with
+// it and what its sandbox holds at the end.
+type providerSide struct {
+	Payments, Approved, Declined, Pending, RefundPairs int // the run's
+	Objects                                            int // payabl. transactions, Razorpay orders, PaySage payment transactions
+	Attempts                                           int // Razorpay payment attempts (the JSON one and the customer's redirect one per order)
+	Paid                                               int // payabl. credited, Razorpay captured, PaySage successful
+	Refunds                                            int // refund transactions at the provider
+}
+
+// side returns the provider's counts, creating them.
+func (r *report) side(name string) *providerSide {
+	if r.Sides == nil {
+		r.Sides = map[string]*providerSide{}
+	}
+	if r.Sides[name] == nil {
+		r.Sides[name] = &providerSide{}
+	}
+	return r.Sides[name]
+}
+
+// sideLine is a provider's report line.
+func (r *report) sideLine(name string) string {
+	s := r.side(name)
+	run := fmt.Sprintf("%d payments (approved %d, declined %d", s.Payments, s.Approved, s.Declined)
+	if s.Pending > 0 {
+		run += fmt.Sprintf(", %d left pending", s.Pending)
+	}
+	run += fmt.Sprintf("; %d refund pairs)", s.RefundPairs)
+	switch name {
+	case provPayabl:
+		return fmt.Sprintf("%s; at payabl.: %d transactions (%d payments, %d credited; %d refunds)", run, s.Objects+s.Refunds, s.Objects, s.Paid, s.Refunds)
+	case provRazorpay:
+		return fmt.Sprintf("%s; at Razorpay: %d orders, %d payment attempts (%d captured), %d refunds", run, s.Objects, s.Attempts, s.Paid, s.Refunds)
+	default:
+		return fmt.Sprintf("%s; at PaySage: %d transactions (%d payments, %d successful; %d refunds)", run, s.Objects+s.Refunds, s.Objects, s.Paid, s.Refunds)
+	}
 }
 
 // duplicatesSuppressed is idempotent replays + in-flight 409s + repeated
@@ -66,16 +108,18 @@ func (r *report) String() string {
 	var b strings.Builder
 	line := func(k, format string, args ...any) { fmt.Fprintf(&b, "%-24s %s\n", k, fmt.Sprintf(format, args...)) }
 	fmt.Fprintf(&b, "==== payments fault & load report (store: %s, %s) ====\n", r.Store, r.Elapsed.Round(100*time.Millisecond))
-	line("payments", "%d (approved %d, declined %d; %d with every notification twice, %d timing out on create)", r.Payments, r.Approved, r.Declined, r.Dup, r.Slow)
+	line("payments", "%d (approved %d, declined %d, left pending %d; %d with every notification twice, %d timing out on create)", r.Payments, r.Approved, r.Declined, r.Pending, r.Dup, r.Slow)
+	for _, name := range providerNames {
+		line("  "+name, "%s", r.sideLine(name))
+	}
 	line("requests sent", "%d merchant API requests (%d creates), %d sandbox approve/decline", r.RequestsSent, r.CreateRequests, r.SandboxActions)
-	line("provider calls", "%d transactions at payabl (%d payments, %d refunds)", r.Captures+r.RefundTxns, r.Captures, r.RefundTxns)
 	line("duplicates suppressed", "%d = %d idempotent replays + %d request_in_progress 409s + %d repeated notifications not forwarded again",
 		r.duplicatesSuppressed(), r.Replays, r.InProgress, r.duplicatesSuppressed()-r.Replays-r.InProgress)
-	line("", "(%d outcome_unknown 409s; notifications: %d sent, %d repeats, %d not acknowledged OK: %d held back by the test)",
+	line("", "(%d outcome_unknown 409s; provider notifications: %d sent, %d repeats, %d not acknowledged: %d held back by the test)",
 		r.Unknown, r.NoticesSent, r.NoticesRepeated, r.NoticesUnacked, r.Reordered)
 	line("reordered", "%d payments: processing held back (503) and sent after succeeded; %d late ones acknowledged 200 OK (a forwarded payment.processing would be unexpected)",
 		r.Reordered, r.LateAcked)
-	line("events delivered", "%d unique webhook-ids accepted (%d expected); %d accepted again", r.EventsDelivered, r.EventsExpected, r.Reaccepted)
+	line("events delivered", "%d unique webhook-ids accepted (%d expected, %d optional); %d accepted again", r.EventsDelivered, r.EventsExpected, r.OptionalDelivered, r.Reaccepted)
 	line("delivery attempts", "%d (A %d, B %d; %d refused by the flapping shop)", r.DeliveryAttempts, r.AttemptsA, r.AttemptsB, r.ShopRefused)
 	line("concurrent duplicates", "%d (one event delivered by both instances at once)", r.Concurrent)
 	line("events lost", "%d", r.EventsLost)
@@ -96,7 +140,7 @@ func (r *report) String() string {
 	for _, group := range []struct {
 		name string
 		list []string
-	}{{"lost", r.Lost}, {"double", r.Doubles}, {"repeated", r.Repeats}, {"unexpected", r.Wrong}, {"concurrent", r.ConcurrentEx}, {"problem", r.Others}} {
+	}{{"lost", r.Lost}, {"double", r.Doubles}, {"repeated", r.Repeats}, {"unexpected", r.Wrong}, {"concurrent", r.ConcurrentEx}, {"problem", r.Others}, {"pending", r.PendingWhy}} {
 		for i, s := range group.list {
 			if i == 10 {
 				fmt.Fprintf(&b, "  %s: … %d more\n", group.name, len(group.list)-10)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -149,11 +150,42 @@ func (s *shop) repeatedAnnouncements() (n int, examples []string) {
 		if len(ids) > 1 {
 			n += len(ids) - 1
 			if len(examples) < 5 {
-				examples = append(examples, k[1]+" "+k[0]+" as "+strings.Join(ids, ", "))
+				sort.Slice(ids, func(i, j int) bool { return s.accepted[ids[i]].At.Before(s.accepted[ids[j]].At) })
+				var each []string
+				for _, id := range ids {
+					ev := s.accepted[id]
+					each = append(each, fmt.Sprintf("%s (from %s, by %s at %s)", id, providerEventName(ev.Body), ev.By, ev.At.Format("15:04:05.000")))
+				}
+				examples = append(examples, k[1]+" "+k[0]+" as "+strings.Join(each, ", "))
 			}
 		}
 	}
 	return n, examples
+}
+
+// providerEventName names the provider notification an event came from,
+// as far as its provider_event says (Razorpay's "event", PaySage's
+// transaction status, payabl.'s payment_state or type).
+func providerEventName(body []byte) string {
+	var ev struct {
+		ProviderEvent map[string]any `json:"provider_event"`
+	}
+	if json.Unmarshal(body, &ev) != nil || ev.ProviderEvent == nil {
+		return "no provider_event"
+	}
+	pe := ev.ProviderEvent
+	if s, ok := pe["event"].(string); ok {
+		return s
+	}
+	if t, ok := pe["transaction"].(map[string]any); ok {
+		return fmt.Sprintf("transaction %v", t["status"])
+	}
+	for _, k := range []string{"payment_state", "type"} {
+		if s, ok := pe[k].(string); ok && s != "" {
+			return k + " " + s
+		}
+	}
+	return "provider_event"
 }
 
 // concurrentDuplicates counts deliveries of an event that another instance
