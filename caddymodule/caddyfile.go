@@ -191,7 +191,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("outbox takes on or off")
 			}
 			h.DisableOutbox = v == "off"
-		case "retry_schedule":
+		case "retry_schedule", "reconcile_schedule":
 			if err := once(opt); err != nil {
 				return err
 			}
@@ -199,27 +199,16 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if len(args) == 0 {
 				return d.ArgErr()
 			}
-			for _, a := range args {
-				dur, err := caddy.ParseDuration(a)
-				if err != nil || dur <= 0 {
-					return d.Errf("retry_schedule: '%s' is not a positive duration", a)
-				}
-				h.RetrySchedule = append(h.RetrySchedule, caddy.Duration(dur))
-			}
-		case "reconcile_schedule":
-			if err := once(opt); err != nil {
-				return err
-			}
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return d.ArgErr()
+			sched := &h.RetrySchedule
+			if opt == "reconcile_schedule" {
+				sched = &h.ReconcileSchedule
 			}
 			for _, a := range args {
 				dur, err := caddy.ParseDuration(a)
 				if err != nil || dur <= 0 {
-					return d.Errf("reconcile_schedule: '%s' is not a positive duration", a)
+					return d.Errf("%s: '%s' is not a positive duration", opt, a)
 				}
-				h.ReconcileSchedule = append(h.ReconcileSchedule, caddy.Duration(dur))
+				*sched = append(*sched, caddy.Duration(dur))
 			}
 		case "storage", "storage_path":
 			if err := once(opt); err != nil {

@@ -134,25 +134,35 @@ func (h *Handler) runOutbox(ctx context.Context) {
 	}
 }
 
-// deliverDue makes one round of redelivery attempts, claiming one entry
-// at a time.
-func (h *Handler) deliverDue(ctx context.Context) {
+// eachDue makes one worker round over a queue: it claims one due item at
+// a time (so each lease covers one attempt) and hands it to do, until none
+// is due, outboxRound items were done, or ctx ends.
+func eachDue[T any](ctx context.Context, h *Handler, queue string, claim func(now time.Time) ([]*T, error), do func(*T)) {
 	for range outboxRound {
 		if ctx.Err() != nil {
 			return
 		}
-		entries, err := h.store.ClaimDueEvents(ctx, h.now().UTC(), 1, h.outboxLease())
+		items, err := claim(h.now().UTC())
 		if err != nil {
 			if ctx.Err() == nil {
-				h.logger.Error("reading the outbox", zap.Error(err))
+				h.logger.Error("reading the "+queue, zap.Error(err))
 			}
 			return
 		}
-		if len(entries) == 0 {
-			break
+		if len(items) == 0 {
+			return
 		}
-		h.redeliver(ctx, entries[0])
+		do(items[0])
 	}
+}
+
+// deliverDue makes one round of redelivery attempts.
+func (h *Handler) deliverDue(ctx context.Context) {
+	eachDue(ctx, h, "outbox",
+		func(now time.Time) ([]*store.OutboxEntry, error) {
+			return h.store.ClaimDueEvents(ctx, now, 1, h.outboxLease())
+		},
+		func(e *store.OutboxEntry) { h.redeliver(ctx, e) })
 	if n, err := h.store.OutboxDepth(ctx); err == nil {
 		h.outboxDepth.Store(int64(n))
 	}

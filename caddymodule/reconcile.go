@@ -67,28 +67,17 @@ func (h *Handler) reconcileDelay(n int) time.Duration {
 	return sched[n]
 }
 
-// reconcileDue makes one round of checks, claiming one at a time.
+// reconcileDue makes one round of checks.
 func (h *Handler) reconcileDue(ctx context.Context) {
 	rq, ok := h.store.(store.ReconcileQueue)
 	if !ok {
 		return
 	}
-	for range outboxRound {
-		if ctx.Err() != nil {
-			return
-		}
-		checks, err := rq.ClaimDueChecks(ctx, h.now().UTC(), 1, h.reconcileLease())
-		if err != nil {
-			if ctx.Err() == nil {
-				h.logger.Error("reading the reconcile queue", zap.Error(err))
-			}
-			return
-		}
-		if len(checks) == 0 {
-			return
-		}
-		h.reconcileOne(ctx, rq, checks[0])
-	}
+	eachDue(ctx, h, "reconcile queue",
+		func(now time.Time) ([]*store.ReconcileCheck, error) {
+			return rq.ClaimDueChecks(ctx, now, 1, h.reconcileLease())
+		},
+		func(c *store.ReconcileCheck) { h.reconcileOne(ctx, rq, c) })
 }
 
 // reconcileOne re-fetches one payment. A change the transition rules allow

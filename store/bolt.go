@@ -684,23 +684,27 @@ func (b *Bolt) EnqueueEvent(ctx context.Context, e *OutboxEntry) (bool, error) {
 	return stored && err == nil, err
 }
 
-// ClaimDueEvents takes due entries and leases them, in one transaction.
-func (b *Bolt) ClaimDueEvents(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]*OutboxEntry, error) {
-	var out []*OutboxEntry
+// claimDue takes up to limit records of a queue bucket whose next time
+// (read through next) has come, and leases them: each is stored with its
+// next time pushed to now+lease and returned as it was. One transaction,
+// so two claimers never get the same record. Used by the outbox and the
+// reconcile queue alike.
+func claimDue[T any](ctx context.Context, b *Bolt, bucket []byte, now time.Time, limit int, lease time.Duration, next func(*T) *time.Time) ([]*T, error) {
+	var out []*T
 	err := b.update(ctx, func(tx *bolt.Tx) error {
-		bk := tx.Bucket(bucketOutbox)
+		bk := tx.Bucket(bucket)
 		c := bk.Cursor()
 		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
-			var e OutboxEntry
-			if err := json.Unmarshal(v, &e); err != nil {
+			rec := new(T)
+			if err := json.Unmarshal(v, rec); err != nil {
 				return err
 			}
-			if e.NextAt.After(now) {
+			if next(rec).After(now) {
 				continue
 			}
-			claimed := e
-			e.NextAt = now.Add(lease)
-			raw, err := json.Marshal(e)
+			claimed := *rec
+			*next(rec) = now.Add(lease)
+			raw, err := json.Marshal(rec)
 			if err != nil {
 				return err
 			}
@@ -712,6 +716,11 @@ func (b *Bolt) ClaimDueEvents(ctx context.Context, now time.Time, limit int, lea
 		return nil
 	})
 	return out, err
+}
+
+// ClaimDueEvents takes due entries and leases them, in one transaction.
+func (b *Bolt) ClaimDueEvents(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]*OutboxEntry, error) {
+	return claimDue(ctx, b, bucketOutbox, now, limit, lease, func(e *OutboxEntry) *time.Time { return &e.NextAt })
 }
 
 // RescheduleEvent records a failed attempt.
@@ -768,32 +777,7 @@ func (b *Bolt) ScheduleCheck(ctx context.Context, c *ReconcileCheck) error {
 
 // ClaimDueChecks takes due checks and leases them, in one transaction.
 func (b *Bolt) ClaimDueChecks(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]*ReconcileCheck, error) {
-	var out []*ReconcileCheck
-	err := b.update(ctx, func(tx *bolt.Tx) error {
-		bk := tx.Bucket(bucketReconcile)
-		c := bk.Cursor()
-		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
-			var rc ReconcileCheck
-			if err := json.Unmarshal(v, &rc); err != nil {
-				return err
-			}
-			if rc.NextAt.After(now) {
-				continue
-			}
-			claimed := rc
-			rc.NextAt = now.Add(lease)
-			raw, err := json.Marshal(rc)
-			if err != nil {
-				return err
-			}
-			if err := bk.Put(k, raw); err != nil {
-				return err
-			}
-			out = append(out, &claimed)
-		}
-		return nil
-	})
-	return out, err
+	return claimDue(ctx, b, bucketReconcile, now, limit, lease, func(c *ReconcileCheck) *time.Time { return &c.NextAt })
 }
 
 // DoneCheck removes a payment's reconcile check.
