@@ -6,64 +6,20 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/caddy-payments/caddy-payments/internal/redistest"
 	"github.com/caddy-payments/caddy-payments/providers/fake"
 )
 
 const redisTestPassword = "redis-pass-never-shown"
-
-// startRedisServer runs Debian's redis-server without persistence on a
-// free loopback port with a password, stopped when the test ends. Under
-// CI (which installs it) a missing redis-server fails the test.
-func startRedisServer(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") == "true" || os.Getenv("PAYMENTS_REQUIRE_REDIS") == "1" {
-			t.Fatalf("redis-server not found (required under CI): %v", err)
-		}
-		t.Skipf("redis-server not installed: %v", err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	var logs bytes.Buffer
-	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", t.TempDir(), "--requirepass", redisTestPassword)
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	c := redis.NewClient(&redis.Options{Addr: addr, Password: redisTestPassword})
-	defer c.Close()
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if c.Ping(context.Background()).Err() == nil {
-			return addr
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redis-server did not answer on %s:\n%s", addr, logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
 
 // TestRedisStorageSharedBetweenGateways runs two payments handlers (two
 // sites, as two instances behind a load balancer would be) on one Redis:
@@ -71,7 +27,7 @@ func startRedisServer(t *testing.T) string {
 // the other, concurrent refunds on both never exceed what was paid, and
 // the records sit under the configured key prefix.
 func TestRedisStorageSharedBetweenGateways(t *testing.T) {
-	addr := startRedisServer(t)
+	addr := redistest.StartT(t, "--requirepass", redisTestPassword).Addr
 	fs := fake.NewServer(fakeSecret)
 	var creates atomic.Int32
 	fsrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -88,7 +88,7 @@ func startCluster(t *testing.T) *cluster {
 	if c.store == "redis" {
 		password := randomHex(t, 16)
 		t.Setenv("FAULTTEST_REDIS_PASSWORD", password)
-		port := startRedis(t, dir, password)
+		port := startRedis(t, password)
 		storage = func(string) string { return redisStorage(port) }
 	}
 

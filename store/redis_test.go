@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/caddy-payments/caddy-payments/internal/redistest"
 	"github.com/caddy-payments/caddy-payments/providers"
 	"github.com/caddy-payments/caddy-payments/store"
 	"github.com/caddy-payments/caddy-payments/store/storetest"
@@ -31,97 +31,37 @@ const (
 )
 
 // testRedis is the one redis-server of this test binary, started on first
-// use and stopped by TestMain.
+// use (with an ACL user; the default user has no password) and stopped by
+// TestMain.
 var testRedis struct {
 	once sync.Once
-	addr string
-	cmd  *exec.Cmd
-	dir  string
-	log  bytes.Buffer
+	srv  *redistest.Server
 	err  error
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if testRedis.cmd != nil {
-		_ = testRedis.cmd.Process.Kill()
-		_ = testRedis.cmd.Wait()
-	}
-	if testRedis.dir != "" {
-		_ = os.RemoveAll(testRedis.dir)
+	if testRedis.srv != nil {
+		testRedis.srv.Stop()
 	}
 	os.Exit(code)
 }
 
-// redisRequired says whether a missing redis-server fails the tests
-// instead of skipping them: in CI, which installs it.
-func redisRequired() bool {
-	return os.Getenv("CI") == "true" || os.Getenv("PAYMENTS_REQUIRE_REDIS") == "1"
-}
-
-// redisAddr returns the address of the test server, starting it on a free
-// loopback port the first time.
+// redisAddr returns the address of the test server, starting it the first
+// time. A missing redis-server skips the test, or fails it under CI.
 func redisAddr(t *testing.T) string {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if redisRequired() {
-			t.Fatalf("redis-server not found (required because CI=true or PAYMENTS_REQUIRE_REDIS=1): %v", err)
-		}
-		t.Skipf("redis-server not installed: %v", err)
+	testRedis.once.Do(func() {
+		testRedis.srv, testRedis.err = redistest.Start(
+			"--user", testRedisUser, "on", ">"+testRedisPassword, "~*", "&*", "+@all")
+	})
+	switch {
+	case errors.Is(testRedis.err, redistest.ErrNotInstalled) && !redistest.Required():
+		t.Skip(testRedis.err)
+	case testRedis.err != nil:
+		t.Fatalf("starting redis-server: %v", testRedis.err)
 	}
-	testRedis.once.Do(func() { testRedis.addr, testRedis.err = startRedis(bin) })
-	if testRedis.err != nil {
-		t.Fatalf("starting redis-server: %v\n%s", testRedis.err, testRedis.log.String())
-	}
-	return testRedis.addr
-}
-
-// startRedis runs redis-server without persistence on 127.0.0.1 and waits
-// until it answers PING.
-func startRedis(bin string) (string, error) {
-	port, err := freePort()
-	if err != nil {
-		return "", err
-	}
-	dir, err := os.MkdirTemp("", "payments-redis-")
-	if err != nil {
-		return "", err
-	}
-	testRedis.dir = dir
-	cmd := exec.Command(bin,
-		"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", dir,
-		"--user", testRedisUser, "on", ">"+testRedisPassword, "~*", "&*", "+@all")
-	cmd.Stdout, cmd.Stderr = &testRedis.log, &testRedis.log
-	if err := cmd.Start(); err != nil {
-		return "", err
-	}
-	testRedis.cmd = cmd
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	c := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2})
-	defer c.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err := c.Ping(context.Background()).Err()
-		if err == nil {
-			return addr, nil
-		}
-		if time.Now().After(deadline) {
-			return "", fmt.Errorf("no PING answer on %s: %w", addr, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// freePort asks the kernel for a free loopback port.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return testRedis.srv.Addr
 }
 
 var prefixSeq atomic.Int64
@@ -614,7 +554,7 @@ func TestRedisOpenErrors(t *testing.T) {
 		t.Fatalf("wrong password: error %q must name %s and not the password", err, addr)
 	}
 
-	port, err := freePort()
+	port, err := redistest.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
