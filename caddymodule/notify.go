@@ -183,7 +183,7 @@ func (h *Handler) buildEvent(ctx context.Context, name string, p providers.Provi
 		}
 		return nil, providers.Garbage("the notification names no transaction")
 	}
-	if n.EventType == "" && !n.Untrusted {
+	if n.EventType == "" && !(n.Trust.Object == providers.Unsigned) {
 		h.logger.Info("notification maps to no event; acknowledged, not forwarded",
 			zap.String("provider", name), zap.String("object", n.Object), zap.String("provider_status", n.ProviderStatus))
 		return nil, nil
@@ -242,7 +242,7 @@ func (h *Handler) paymentEvent(ctx context.Context, name string, p providers.Pro
 	// fetch from the provider, never on the message alone.
 	lateUp := known && rec.Status == providers.StatusFailed &&
 		(status == providers.StatusAuthorized || status == providers.StatusSucceeded)
-	if n.Untrusted || n.Confirm || lateUp || (!known && !n.AmountSigned) {
+	if (n.Trust.Object == providers.Unsigned) || (n.Trust.Status != providers.SignedBody) || lateUp || (!known && (n.Trust.Amount == providers.Unsigned)) {
 		got, err := p.GetPayment(ctx, h.doer, n.ProviderRef)
 		if err != nil {
 			return nil, "", err
@@ -254,7 +254,7 @@ func (h *Handler) paymentEvent(ctx context.Context, name string, p providers.Pro
 				zap.String("provider", name), zap.String("payment_id", id), zap.String("claimed", string(status)))
 			return nil, "", nil
 		}
-		if n.Untrusted || n.Confirm || lateUp {
+		if (n.Trust.Object == providers.Unsigned) || (n.Trust.Status != providers.SignedBody) || lateUp {
 			if eventType != "payment.disputed" {
 				if got.Status != status {
 					h.logger.Warn("notification's claim not confirmed by the provider; forwarding what the provider says",
@@ -329,7 +329,7 @@ func (h *Handler) refundEvent(ctx context.Context, name string, p providers.Prov
 	id := providers.EncodeID(providers.KindRefund, name, n.ProviderRef)
 	status, eventType := n.Status, n.EventType
 	var out *providers.Refund
-	if n.Untrusted || n.Confirm {
+	if (n.Trust.Object == providers.Unsigned) || (n.Trust.Status != providers.SignedBody) {
 		refunder, ok := p.(providers.Refunder)
 		if !ok {
 			return nil, "", providers.NotSupported("provider %s cannot confirm refunds", name)
@@ -381,7 +381,7 @@ func (h *Handler) payoutEvent(ctx context.Context, name string, p providers.Prov
 	id := providers.EncodeID(providers.KindPayout, name, n.ProviderRef)
 	status, eventType := n.Status, n.EventType
 	var out *providers.Payout
-	if n.Untrusted || n.Confirm {
+	if (n.Trust.Object == providers.Unsigned) || (n.Trust.Status != providers.SignedBody) {
 		sender, ok := p.(providers.PayoutSender)
 		if !ok {
 			return nil, "", providers.NotSupported("provider %s cannot confirm payouts", name)

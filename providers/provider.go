@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"time"
 )
 
 // Doer sends one provider request. The host implements it: it owns the
@@ -159,7 +160,7 @@ type Notification struct {
 	// PaymentRef is, for refunds, the provider reference of the payment.
 	PaymentRef string
 	// Reference is the merchant reference when the notification carries
-	// one (a hint: it may be unsigned).
+	// one (a hint unless Trust.Reference says it is signed).
 	Reference string
 	// EventType is the canonical event this notification claims
 	// ("payment.succeeded"); empty when it maps to none (acknowledged,
@@ -168,21 +169,26 @@ type Notification struct {
 	// Status is the canonical status claimed (payment Status, or a refund
 	// or payout status string).
 	Status string
-	// Untrusted means the notification's authenticity could not be checked
-	// (e.g. an undocumented signature scheme): nothing in it is trusted,
-	// and the host forwards only what a fetch from the provider says.
-	Untrusted bool
-	// Confirm means the claimed status (or amount) rests on unsigned fields
-	// and must be confirmed by a fetch before the event says money moved.
-	Confirm bool
-	// Amount and Currency as the notification states them (0/"" if absent);
-	// AmountSigned says whether they are covered by the signature.
-	Amount       int64
-	Currency     string
-	AmountSigned bool
+	// Amount and Currency as the notification states them (0/"" if
+	// absent).
+	Amount   int64
+	Currency string
+	// Trust states, per claim, how far the notification authenticates it
+	// (see Claims). Nothing is trusted by default.
+	Trust Claims
+	// At is the time the notification states it was made (zero when it
+	// states none); trusted as Trust.Time says.
+	At time.Time
+	// MaxAge is the provider's documented window for delivering a
+	// notification (its retry period). A notification whose signed At is
+	// older is a replay as far as the gateway can tell: the host forwards
+	// only what a provider fetch says about it. Zero: no window.
+	MaxAge time.Duration
 	// EventKey is a deterministic key for this notification built only
-	// from authenticated fields: the same provider notification always gives
-	// the same key, so the event id and de-duplication use it.
+	// from signed content (never an unsigned header or field): the same
+	// provider notification always gives the same key, so the event id and
+	// de-duplication use it. Empty when nothing is signed (the host then
+	// builds the key from what its fetch established).
 	EventKey string
 	// ProviderEvent holds the provider's own fields with secrets and
 	// signatures removed and bank account numbers masked to the last 4.

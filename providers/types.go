@@ -97,6 +97,23 @@ type Payment struct {
 	// next_action = redirect GET <public_url>/returns/<name>/launch/<token>.
 	// It may hold customer data but never a secret; it is not shown.
 	LaunchData string `json:"-"`
+
+	// Set by fetches (GetPayment), never shown.
+
+	// Confirms is a status this fetch is consistent with but cannot
+	// establish on its own: payabl.'s tx_diagnose error_code 0 says
+	// "accepted", which the documents do not separate from "credited", so
+	// the fetch reports processing and Confirms succeeded. The host moves
+	// the payment to Confirms only when a notification whose claims are
+	// bound to its signed fields says so, and the fetched amount and
+	// currency match the record.
+	Confirms Status `json:"-"`
+	// Dispute identifies the latest chargeback or dispute the fetch
+	// established ("" when it established none, or cannot tell). A
+	// payment.disputed event is forwarded only when a fetch or a
+	// whole-body signature states the dispute; its event key is built from
+	// this value.
+	Dispute string `json:"-"`
 }
 
 // RefundRequest is the canonical refund request. Amount is always set by the

@@ -58,7 +58,7 @@ type Harness struct {
 	// Tamper returns a copy of a valid notification with a signed field or
 	// the signature changed. Unsigned returns a copy with the signature or
 	// credentials removed. Both must leave the input untouched. Required
-	// unless every notification the provider returns is Untrusted.
+	// unless every notification the provider returns is unverifiable.
 	Tamper, Unsigned func(n *providers.IncomingNotification) *providers.IncomingNotification
 }
 

@@ -57,7 +57,7 @@ func (s *suite) complete(t *testing.T, p *providers.Payment, approve bool, want 
 		if again.EventKey != n.EventKey {
 			t.Errorf("notification %d gave EventKey %q, then %q: keys must be deterministic", i, n.EventKey, again.EventKey)
 		}
-		if !n.Untrusted {
+		if n.Trust.Object != providers.Unsigned {
 			trusted = true
 			if contains(want, n.EventType) {
 				found = true
@@ -78,8 +78,11 @@ func checkNotification(t *testing.T, i int, n *providers.Notification, p *provid
 	if n == nil {
 		t.Fatalf("notification %d: VerifyNotification returned nil and no error", i)
 	}
-	if n.EventKey == "" {
+	switch {
+	case n.Trust.Object != providers.Unsigned && n.EventKey == "":
 		t.Errorf("notification %d: EventKey is empty", i)
+	case n.Trust.Object == providers.Unsigned && n.EventKey != "":
+		t.Errorf("notification %d: unverifiable, but has an EventKey %q (nothing in it is signed)", i, n.EventKey)
 	}
 	if n.Object != "payment" && n.Object != "refund" && n.Object != "payout" {
 		t.Errorf("notification %d: Object %q, want payment, refund or payout", i, n.Object)
@@ -107,8 +110,8 @@ func checkNotification(t *testing.T, i int, n *providers.Notification, p *provid
 	if (n.Amount != 0 && n.Amount != p.Amount) || (n.Currency != "" && n.Currency != p.Currency) {
 		t.Errorf("notification %d: amount %d %s, want %d %s", i, n.Amount, n.Currency, p.Amount, p.Currency)
 	}
-	if n.AmountSigned && (n.Amount == 0 || n.Currency == "") {
-		t.Errorf("notification %d: AmountSigned with amount %d %q", i, n.Amount, n.Currency)
+	if n.Trust.Amount > n.Trust.Object || n.Trust.Status > n.Trust.Object || n.Trust.Reference > n.Trust.Object {
+		t.Errorf("notification %d: a claim is trusted more than the notification itself: %+v", i, n.Trust)
 	}
 	// ProviderEvent must not carry the signature or credentials.
 	ev, _ := json.Marshal(n.ProviderEvent)
@@ -186,19 +189,19 @@ func (s *suite) checkEventKeys(t *testing.T) {
 
 // trustedNotes returns the verified notifications that claim authenticity,
 // skipping the test when there are none because the provider marks every
-// notification Untrusted.
+// notification unverifiable (Trust.Object Unsigned).
 func (s *suite) trustedNotes(t *testing.T) []verified {
 	t.Helper()
 	s.supports(t, providers.OpNotifications)
 	needs(t, len(s.notes) > 0, "approve/decline (no verified notifications)")
 	var out []verified
 	for _, v := range s.notes {
-		if !v.n.Untrusted {
+		if v.n.Trust.Object != providers.Unsigned {
 			out = append(out, v)
 		}
 	}
 	if len(out) == 0 {
-		t.Skip("every notification is Untrusted: the provider has no authentication to defeat")
+		t.Skip("every notification is unverifiable: the provider has no authentication to defeat")
 	}
 	return out
 }

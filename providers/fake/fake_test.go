@@ -148,7 +148,7 @@ func TestSignGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	if n.EventKey != "fe_1" || n.EventType != "payment.succeeded" || n.ProviderRef != "fp_1" ||
-		n.Amount != 1000 || n.Currency != "EUR" || !n.AmountSigned || n.Reference != "order-1" {
+		n.Amount != 1000 || n.Currency != "EUR" || n.Trust.Amount == providers.Unsigned || n.Reference != "order-1" {
 		t.Fatalf("unexpected notification %+v", n)
 	}
 	// Uppercase hex is the same MAC and is accepted; a truncated one is not.

@@ -33,15 +33,16 @@ func (p *Provider) VerifyNotification(n *providers.IncomingNotification) (*provi
 		event = "payment." + string(status)
 	}
 	return &providers.Notification{
-		Object:       "payment",
-		ProviderRef:  w.PaymentID,
-		Reference:    w.Reference,
-		EventType:    event,
-		Status:       string(status),
-		Amount:       w.Amount,
-		Currency:     w.Currency,
-		AmountSigned: true,
-		EventKey:     w.EventID,
+		Object:      "payment",
+		ProviderRef: w.PaymentID,
+		Reference:   w.Reference,
+		EventType:   event,
+		Status:      string(status),
+		Amount:      w.Amount,
+		Currency:    w.Currency,
+		Trust: providers.Claims{Object: providers.SignedBody, Status: providers.SignedBody,
+			Amount: providers.SignedBody, Reference: providers.SignedBody, Time: providers.SignedBody},
+		EventKey: w.EventID,
 		ProviderEvent: map[string]any{
 			"event_id": w.EventID, "type": w.Type, "payment_id": w.PaymentID,
 			"reference": w.Reference, "status": w.Status, "amount": w.Amount, "currency": w.Currency,

@@ -204,7 +204,7 @@ func TestSandboxFailedPayoutIsUntrusted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !n.Untrusted || n.Object != "payout" || n.EventType != "payout.failed" || n.ProviderRef != po.ProviderReference {
+	if n.Trust.Object != providers.Unsigned || n.Object != "payout" || n.EventType != "payout.failed" || n.ProviderRef != po.ProviderReference {
 		t.Fatalf("notification = %+v", n)
 	}
 }

@@ -39,7 +39,7 @@ func FuzzVerifyNotification(f *testing.F) {
 		if n == nil {
 			t.Fatal("nil notification without error")
 		}
-		if n.AmountSigned {
+		if n.Trust.Amount != providers.Unsigned {
 			t.Fatal("amount claimed signed")
 		}
 		if n.EventType != "" && !providers.ValidEventType(n.EventType) {
@@ -48,7 +48,7 @@ func FuzzVerifyNotification(f *testing.F) {
 		if _, ok := n.ProviderEvent["security"]; ok {
 			t.Fatal("security in provider event")
 		}
-		if !n.Untrusted {
+		if n.Trust.Object != providers.Unsigned {
 			parts := strings.Split(n.EventKey, "|")
 			if len(parts) != 4 && len(parts) != 5 {
 				t.Fatalf("event key %q", n.EventKey)

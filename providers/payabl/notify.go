@@ -86,8 +86,11 @@ func (p *Provider) VerifyNotification(n *providers.IncomingNotification) (*provi
 			return nil, unauthenticated("unverifiable notification without transactionid or type")
 		}
 		out := normalise(form)
-		out.Untrusted = true
-		out.Confirm = true
+		// Nothing is signed: every claim stays Unsigned, and no event
+		// key comes from these fields (the host builds it from what
+		// its fetch establishes).
+		out.Trust = providers.Claims{}
+		out.EventKey = ""
 		return out, nil
 	case !isHex(security, 64):
 		return nil, unauthenticated("security is not a SHA-256 hex digest")
@@ -105,15 +108,15 @@ func (p *Provider) VerifyNotification(n *providers.IncomingNotification) (*provi
 // normalise maps a notification's fields to the canonical notification
 // (reference §8, PRODUCT "Notifications" 3). Only transactionid, type,
 // errorcode and timestamp are signed; payment_state, amount, currency and
-// orderid are hints, so any claim that money moved which rests on them
-// carries Confirm.
+// orderid are hints, so a status that rests on payment_state is an
+// Unsigned claim (the host confirms it by a fetch).
 //
 //	capture/preauth/authorize (the payment):
-//	  errorcode 0 + payment_state not_credited_yet → payment.processing
-//	  errorcode 0 + payment_state credited         → payment.succeeded, Confirm
-//	  errorcode 0 + payment_state not_credited     → payment.failed, Confirm
-//	  errorcode 0 + other payment_state            → payment.processing, Confirm
-//	  errorcode 0 without payment_state            → payment.succeeded, Confirm
+//	  errorcode 0 + payment_state not_credited_yet → payment.processing (Unsigned)
+//	  errorcode 0 + payment_state credited         → payment.succeeded (Unsigned)
+//	  errorcode 0 + payment_state not_credited     → payment.failed (Unsigned)
+//	  errorcode 0 + other payment_state            → payment.processing (Unsigned)
+//	  errorcode 0 without payment_state            → payment.succeeded (Unsigned)
 //	  errorcode 2000                               → payment.processing
 //	  any other errorcode (signed)                 → payment.failed
 //	chb                                            → payment.disputed
@@ -127,9 +130,13 @@ func normalise(form url.Values) *providers.Notification {
 		Reference:       fromLatin1(form.Get("orderid")),
 		ProviderStatus:  codeRaw,
 		ProviderMessage: fromLatin1(form.Get("errormessage")),
-		AmountSigned:    false,
-		EventKey:        eventKey(txid, typ, codeRaw, ts),
-		ProviderEvent:   providerEvent(form),
+		// transactionid, type, errorcode and timestamp are covered by
+		// the security; orderid, amount, currency and payment_state are
+		// not.
+		Trust: providers.Claims{Object: providers.SignedFields, Status: providers.SignedFields,
+			Amount: providers.Unsigned, Reference: providers.Unsigned, Time: providers.SignedFields},
+		EventKey:      eventKey(txid, typ, codeRaw, ts),
+		ProviderEvent: providerEvent(form),
 	}
 	if cur := form.Get("currency"); providers.ValidCurrency(cur) {
 		if a, err := providers.ParseMinor(form.Get("amount"), cur); err == nil {
@@ -184,8 +191,12 @@ func eventKey(txid, typ, code, ts string) string {
 
 // mapPayment fills the payment event from errorcode and payment_state.
 func mapPayment(out *providers.Notification, code int, form url.Values) {
-	set := func(ev string, st providers.Status, confirm bool) {
-		out.EventType, out.Status, out.Confirm = ev, string(st), confirm
+	// onState marks a status that rests on the unsigned payment_state.
+	set := func(ev string, st providers.Status, onState bool) {
+		out.EventType, out.Status = ev, string(st)
+		if onState {
+			out.Trust.Status = providers.Unsigned
+		}
 	}
 	switch code {
 	case codeOK:
@@ -194,7 +205,7 @@ func mapPayment(out *providers.Notification, code int, form url.Values) {
 		case !hasState || state == "":
 			set("payment.succeeded", providers.StatusSucceeded, true)
 		case state == "not_credited_yet":
-			set("payment.processing", providers.StatusProcessing, false)
+			set("payment.processing", providers.StatusProcessing, true)
 		case state == "credited":
 			set("payment.succeeded", providers.StatusSucceeded, true)
 		case state == "not_credited":

@@ -37,8 +37,8 @@ func TestNotificationSecurityDocsExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n.Untrusted || n.EventType != "payment.succeeded" || !n.Confirm || n.Amount != 169 || n.Currency != "EUR" ||
-		n.AmountSigned || n.EventKey != "118656640|capture|0|1610018172" || n.ProviderRef != "118656640" || n.Reference != "o-1" {
+	if n.Trust.Object == providers.Unsigned || n.EventType != "payment.succeeded" || n.Trust.Status != providers.Unsigned || n.Amount != 169 || n.Currency != "EUR" ||
+		n.Trust.Amount != providers.Unsigned || n.EventKey != "118656640|capture|0|1610018172" || n.ProviderRef != "118656640" || n.Reference != "o-1" {
 		t.Fatalf("notification = %+v", n)
 	}
 	// Upper-case hex is the same digest.
@@ -68,7 +68,7 @@ func TestSeedNotifications(t *testing.T) {
 	if err != nil {
 		t.Fatalf("accepted (additional): %v", err)
 	}
-	if acc.Object != "payment" || acc.EventType != "payment.processing" || acc.Status != "processing" || acc.Confirm ||
+	if acc.Object != "payment" || acc.EventType != "payment.processing" || acc.Status != "processing" || acc.Trust.Status != providers.Unsigned ||
 		acc.EventKey != "104579097|capture|0|1660132694" || acc.Amount != 0 || acc.Currency != "" {
 		t.Errorf("accepted = %+v", acc)
 	}
@@ -85,7 +85,7 @@ func TestSeedNotifications(t *testing.T) {
 	if err != nil {
 		t.Fatalf("successful (additional): %v", err)
 	}
-	if suc.EventType != "payment.succeeded" || suc.Status != "succeeded" || !suc.Confirm || suc.Untrusted ||
+	if suc.EventType != "payment.succeeded" || suc.Status != "succeeded" || suc.Trust.Status != providers.Unsigned || suc.Trust.Object == providers.Unsigned ||
 		suc.EventKey != "104579097|capture|0|1660132695" || suc.ProviderMessage != "" {
 		t.Errorf("successful = %+v", suc)
 	}
@@ -97,7 +97,7 @@ func TestSeedNotifications(t *testing.T) {
 	if err != nil {
 		t.Fatalf("failed cft: %v", err)
 	}
-	if !cft.Untrusted || !cft.Confirm || cft.Object != "payout" || cft.ProviderRef != "105159138" ||
+	if cft.Trust.Object != providers.Unsigned || cft.Trust.Status != providers.Unsigned || cft.Object != "payout" || cft.ProviderRef != "105159138" ||
 		cft.EventType != "payout.failed" || cft.ProviderStatus != "-6209" || cft.ProviderMessage != "MID is near to negative balance" {
 		t.Errorf("cft = %+v", cft)
 	}
@@ -117,7 +117,7 @@ func TestNotificationMapping(t *testing.T) {
 		status           string
 		confirm          bool
 	}{
-		{"capture", "0", "not_credited_yet", "payment", "payment.processing", "processing", false},
+		{"capture", "0", "not_credited_yet", "payment", "payment.processing", "processing", true},
 		{"capture", "0", "credited", "payment", "payment.succeeded", "succeeded", true},
 		{"capture", "0", "not_credited", "payment", "payment.failed", "failed", true},
 		{"capture", "0", "something_new", "payment", "payment.processing", "processing", true},
@@ -143,14 +143,14 @@ func TestNotificationMapping(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v: %v", c, err)
 		}
-		if n.Object != c.object || n.EventType != c.event || n.Status != c.status || n.Confirm != c.confirm {
-			t.Errorf("%s/%s/%s: got object=%q event=%q status=%q confirm=%v", c.typ, c.code, c.state, n.Object, n.EventType, n.Status, n.Confirm)
+		if n.Object != c.object || n.EventType != c.event || n.Status != c.status || (n.Trust.Status == providers.Unsigned) != c.confirm {
+			t.Errorf("%s/%s/%s: got object=%q event=%q status=%q confirm=%v", c.typ, c.code, c.state, n.Object, n.EventType, n.Status, n.Trust.Status == providers.Unsigned)
 		}
 		if n.EventType != "" && !providers.ValidEventType(n.EventType) {
 			t.Errorf("event type %q is not canonical", n.EventType)
 		}
-		if n.Amount != 1999 || n.Currency != "SEK" || n.AmountSigned || n.Untrusted {
-			t.Errorf("%s: amount %d %s signed=%v", c.typ, n.Amount, n.Currency, n.AmountSigned)
+		if n.Amount != 1999 || n.Currency != "SEK" || n.Trust.Amount != providers.Unsigned || n.Trust.Object == providers.Unsigned {
+			t.Errorf("%s: amount %d %s signed=%v", c.typ, n.Amount, n.Currency, n.Trust.Amount != providers.Unsigned)
 		}
 	}
 }
@@ -199,7 +199,7 @@ func TestNotificationRejections(t *testing.T) {
 	// Unsigned fields may change without breaking verification, but they
 	// never change what is claimed as signed.
 	n, err := p.VerifyNotification(incoming(mutate(func(v url.Values) { v.Set("amount", "999.00"); v.Set("currency", "EUR") })))
-	if err != nil || n.AmountSigned {
+	if err != nil || n.Trust.Amount != providers.Unsigned {
 		t.Fatalf("unsigned amount: %+v %v", n, err)
 	}
 	// Error messages never carry the secret.

@@ -204,14 +204,14 @@ func TestSandboxWebhookBothAuthentications(t *testing.T) {
 		t.Fatalf("the sandbox did not send both: %v", in.Header)
 	}
 	signed, err := p.VerifyNotification(in)
-	if err != nil || signed.Confirm || !signed.AmountSigned || signed.EventType != "payment.succeeded" {
+	if err != nil || signed.Trust.Status == providers.Unsigned || signed.Trust.Amount == providers.Unsigned || signed.EventType != "payment.succeeded" {
 		t.Fatalf("signed: %+v %v", signed, err)
 	}
 	basicOnly := *in
 	basicOnly.Header = in.Header.Clone()
 	basicOnly.Header.Del("Content-Signature")
 	basic, err := p.VerifyNotification(&basicOnly)
-	if err != nil || !basic.Confirm || basic.AmountSigned || basic.EventType != "payment.succeeded" {
+	if err != nil || basic.Trust.Status != providers.Unsigned || basic.Trust.Amount != providers.Unsigned || basic.EventType != "payment.succeeded" {
 		t.Fatalf("basic: %+v %v", basic, err)
 	}
 	// A gateway configured with another public key refuses the sandbox's

@@ -50,8 +50,8 @@ func FuzzVerifyNotification(f *testing.F) {
 			t.Fatal("nil notification without error")
 		}
 		signed := h.Get("Content-Signature") != ""
-		if signed == n.Confirm {
-			t.Fatalf("signed=%v but Confirm=%v", signed, n.Confirm)
+		if signed == (n.Trust.Status == providers.Unsigned) {
+			t.Fatalf("signed=%v but Confirm=%v", signed, n.Trust.Status == providers.Unsigned)
 		}
 		if !signed && strings.TrimSpace(authorization) != goodAuth {
 			// Only spacing/case variants of the right credentials may pass.
@@ -61,7 +61,7 @@ func FuzzVerifyNotification(f *testing.F) {
 				t.Fatalf("accepted Basic credentials %q", authorization)
 			}
 		}
-		if n.AmountSigned && !signed {
+		if n.Trust.Amount != providers.Unsigned && !signed {
 			t.Fatal("amount claimed signed without a signature")
 		}
 		if n.EventType != "" && !providers.ValidEventType(n.EventType) {

@@ -100,10 +100,10 @@ func (p *Provider) checkBasic(h http.Header) error {
 // event payment.<status> (none for requires_action/unknown); type refund →
 // Object refund, PaymentRef parent_uid, refund.<status>; any other type is
 // acknowledged without an event. With a signature the whole body is
-// signed, so amount and status are trusted as they are (AmountSigned).
-// With Basic only the sender is authenticated, by the same credentials
-// every API call carries: every claim is Confirm, so the host fetches the
-// status from PaySage before forwarding it.
+// signed, so every claim is SignedBody. With Basic only the sender is
+// authenticated, by the same credentials every API call carries: every
+// claim is Unsigned, so the host fetches the status from PaySage before
+// forwarding it.
 func (p *Provider) VerifyNotification(n *providers.IncomingNotification) (*providers.Notification, error) {
 	if n == nil {
 		return nil, unauthenticated("empty notification")
@@ -128,14 +128,14 @@ func (p *Provider) VerifyNotification(n *providers.IncomingNotification) (*provi
 		Reference:       t.TrackingID,
 		ProviderStatus:  t.Status,
 		ProviderMessage: clip(t.message()),
-		Confirm:         !signed,
+		Trust:           claims(signed),
 		EventKey:        eventKey(t.UID, t.Status, n.Body),
 		ProviderEvent:   providerEvent(n.Body),
 	}
 	// The amount is given only when it is a well-formed integer in a known
-	// currency; it is "signed" only with a signature.
+	// currency; it is signed only with a signature (see claims).
 	if t.check() == nil {
-		out.Amount, out.Currency, out.AmountSigned = t.amountMinor, t.Currency, signed
+		out.Amount, out.Currency = t.amountMinor, t.Currency
 	}
 	switch strings.ToLower(t.Type) {
 	case "payment", "":
@@ -157,6 +157,19 @@ func (p *Provider) VerifyNotification(n *providers.IncomingNotification) (*provi
 		out.Object = strings.ToLower(t.Type)
 	}
 	return out, nil
+}
+
+// claims states what a notification authenticates: with a
+// Content-Signature the whole body is signed; with HTTP Basic only the
+// sender is (by the credentials every API call carries), so the object
+// named is trusted but every claim about it is Unsigned and confirmed by a
+// fetch.
+func claims(signed bool) providers.Claims {
+	if signed {
+		return providers.Claims{Object: providers.SignedBody, Status: providers.SignedBody,
+			Amount: providers.SignedBody, Reference: providers.SignedBody, Time: providers.SignedBody}
+	}
+	return providers.Claims{Object: providers.SignedBody}
 }
 
 // invalidNotification is an authenticated notification the gateway cannot

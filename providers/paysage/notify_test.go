@@ -59,7 +59,7 @@ func TestSignedPaymentNotification(t *testing.T) {
 		t.Fatal(err)
 	}
 	if n.Object != "payment" || n.ProviderRef != seedUID || n.Reference != "ORD-1001" || n.EventType != "payment.succeeded" ||
-		n.Status != "succeeded" || n.Amount != 500 || n.Currency != "EUR" || !n.AmountSigned || n.Confirm || n.Untrusted ||
+		n.Status != "succeeded" || n.Amount != 500 || n.Currency != "EUR" || n.Trust.Amount == providers.Unsigned || n.Trust.Status == providers.Unsigned || n.Trust.Object == providers.Unsigned ||
 		n.ProviderStatus != "successful" || n.ProviderMessage != "Payment was successful." {
 		t.Fatalf("%+v", n)
 	}
@@ -94,7 +94,7 @@ func TestSignedRefundNotification(t *testing.T) {
 		t.Fatal(err)
 	}
 	if n.Object != "refund" || n.ProviderRef != "9e1a4c2b-54f7-4a8e-9d0e-3b1f2c6d7e80" || n.PaymentRef != seedUID ||
-		n.EventType != "refund.succeeded" || n.Status != "succeeded" || n.Amount != 200 || n.Confirm {
+		n.EventType != "refund.succeeded" || n.Status != "succeeded" || n.Amount != 200 || n.Trust.Status == providers.Unsigned {
 		t.Fatalf("%+v", n)
 	}
 }
@@ -107,7 +107,7 @@ func TestBasicNotification(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n.EventType != "payment.succeeded" || !n.Confirm || n.AmountSigned || n.Amount != 500 {
+	if n.EventType != "payment.succeeded" || n.Trust.Status != providers.Unsigned || n.Trust.Amount != providers.Unsigned || n.Amount != 500 {
 		t.Fatalf("%+v", n)
 	}
 	// A shop without a public_key ignores a Content-Signature and uses Basic.
@@ -117,7 +117,7 @@ func TestBasicNotification(t *testing.T) {
 	}
 	bad := note(t, "payment_successful", false, goodBasic)
 	bad.Header.Set("Content-Signature", "AAAA")
-	if n, err := nokey.VerifyNotification(bad); err != nil || !n.Confirm {
+	if n, err := nokey.VerifyNotification(bad); err != nil || n.Trust.Status != providers.Unsigned {
 		t.Fatalf("no public key, Basic ok: %+v %v", n, err)
 	}
 	if _, err := nokey.VerifyNotification(note(t, "payment_successful", true, "")); !errors.Is(err, providers.ErrUnauthenticated) {

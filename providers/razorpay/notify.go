@@ -92,15 +92,15 @@ var refundEvents = map[string]string{
 // VerifyNotification implements providers.Provider. X-Razorpay-Signature
 // must be hex HMAC-SHA256 of the raw body with one of the configured
 // webhook secrets; nothing is parsed before that. The body is signed, so
-// amount and currency are too (AmountSigned).
+// every claim in it is SignedBody.
 //
-// EventKey is X-Razorpay-Event-Id (unsigned, but identical on Razorpay's
-// retries of one event) joined with a hash of the signed body, so a forged
-// event id cannot make a different event collide with a real one.
+// EventKey is a hash of the signed body alone: Razorpay's retries of one
+// event carry the same body, and the unsigned X-Razorpay-Event-Id header
+// can neither mint a new event nor merge two.
 //
-// payment.failed asks the host to Confirm by a fetch: an order can hold
-// two attempts (see the package doc), and one failed attempt does not
-// make the order failed.
+// payment.failed is an Unsigned status claim, confirmed by a fetch: an
+// order can hold two attempts (see the package doc), and one failed
+// attempt does not make the order failed.
 func (p *Provider) VerifyNotification(in *providers.IncomingNotification) (*providers.Notification, error) {
 	if in == nil || len(in.Body) == 0 {
 		return nil, unauthenticated("empty notification")
@@ -118,8 +118,12 @@ func (p *Provider) VerifyNotification(in *providers.IncomingNotification) (*prov
 	}
 	sum := sha256.Sum256(in.Body)
 	n := &providers.Notification{
-		Object:         "payment",
-		EventKey:       in.Header.Get(headerEventID) + "|" + hex.EncodeToString(sum[:8]),
+		Object: "payment",
+		// The whole body is signed; X-Razorpay-Event-Id is an unsigned
+		// header and takes no part in the key.
+		EventKey: hex.EncodeToString(sum[:16]),
+		Trust: providers.Claims{Object: providers.SignedBody, Status: providers.SignedBody,
+			Amount: providers.SignedBody, Reference: providers.SignedBody, Time: providers.SignedBody},
 		ProviderEvent:  providerEvent(in.Body),
 		ProviderStatus: ev.Event,
 	}
@@ -149,7 +153,11 @@ func (p *Provider) VerifyNotification(in *providers.IncomingNotification) (*prov
 		}
 		n.Reference = o.Receipt
 		n.EventType, n.Status = "payment."+string(status), string(status)
-		n.Confirm = ev.Event == "payment.failed"
+		if ev.Event == "payment.failed" {
+			// The signed body says one attempt failed; that the order
+			// (the canonical payment) failed is an inference.
+			n.Trust.Status = providers.Unsigned
+		}
 		switch {
 		case pay != nil && pay.Currency != "":
 			n.Amount, n.Currency = pay.Amount, pay.Currency
@@ -162,7 +170,6 @@ func (p *Provider) VerifyNotification(in *providers.IncomingNotification) (*prov
 		case o.Currency != "":
 			n.Amount, n.Currency = o.Amount, o.Currency
 		}
-		n.AmountSigned = n.Amount > 0 && n.Currency != ""
 		return n, nil
 	}
 	if status, ok := refundEvents[ev.Event]; ok && ev.Payload.Refund != nil {
@@ -178,7 +185,6 @@ func (p *Provider) VerifyNotification(in *providers.IncomingNotification) (*prov
 		n.EventType, n.Status = "refund."+status, status
 		n.ProviderStatus = rf.Status
 		n.Amount, n.Currency = rf.Amount, rf.Currency
-		n.AmountSigned = n.Amount > 0 && n.Currency != ""
 		if pay != nil && orderIDRe.MatchString(pay.OrderID) {
 			n.PaymentRef = pay.OrderID
 		}
