@@ -19,6 +19,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/caddy-payments/caddy-payments/providers"
@@ -147,6 +148,11 @@ type Handler struct {
 	// it) and its lifetime.
 	ctx         caddy.Context
 	outboxDepth *atomic.Int64
+	// unverifiable rate-limits notifications whose signature cannot be
+	// checked (see notify_limit.go).
+	unverifiable *notifyLimiter
+	// notifications counts notification outcomes by account and result.
+	notifications *prometheus.CounterVec
 }
 
 // CaddyModule returns the Caddy module information.
@@ -230,6 +236,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.closeStore = closeDB
 	h.ctx = ctx
 	h.outboxDepth = new(atomic.Int64)
+	h.unverifiable = newNotifyLimiter(h.names, unverifiableBurst, unverifiableEvery)
 	if err := h.registerMetrics(ctx); err != nil {
 		return fmt.Errorf("registering metrics: %w", err)
 	}
