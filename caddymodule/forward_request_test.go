@@ -68,6 +68,7 @@ http://localhost:9080 {
 			header_up X-Host {http.request.host}
 			header_up X-Uri {http.request.uri}
 			header_up X-Remote {http.request.remote.host}
+			header_up X-Client {client_ip}
 			header_up X-Env {env.FWD_TEST_ENV}
 		}
 	}
@@ -87,6 +88,7 @@ http://localhost:9080 {
 			{"X-Forwarded-Host", h.Get("X-Forwarded-Host"), "payments.test"},
 			{"X-Uri ({http.request.uri})", h.Get("X-Uri"), "/events/payments"},
 			{"X-Remote ({http.request.remote.host})", h.Get("X-Remote"), "127.0.0.1"},
+			{"X-Client ({client_ip})", h.Get("X-Client"), "127.0.0.1"},
 			{"X-Forwarded-For", h.Get("X-Forwarded-For"), "127.0.0.1"},
 			{"X-Env ({env.FWD_TEST_ENV})", h.Get("X-Env"), "env-resolved"},
 			{"path", ev.Path, "/events/payments"},
