@@ -376,3 +376,32 @@ func TestAPIKeyConfigRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestAPITokenOffHasEveryScope: with `api_token off` every call has every
+// scope, and a refund or payout records no creator (the gateway does not
+// know the caller).
+func TestAPITokenOffHasEveryScope(t *testing.T) {
+	fs := fake.NewServer(fakeSecret)
+	fsrv := httptest.NewServer(fs)
+	t.Cleanup(fsrv.Close)
+	sh := newShop(t)
+	site := fakeSite(t, 9080, fsrv.URL, sh.srv.URL, "storage_path "+filepath.Join(t.TempDir(), "state.db"))
+	site = strings.Replace(site, "api_token {env.PAYMENTS_TEST_TOKEN}", "api_token off", 1)
+	loadCaddy(t, site)
+
+	id := paidPayment(t, fs, "", "ORD-OFF-1")
+	code, ref := api(t, "POST", "/payments/"+id+"/refunds", "", map[string]any{"amount": 100})
+	if code != 201 {
+		t.Fatalf("refund: %d %v", code, ref)
+	}
+	if _, ok := ref["created_by"]; ok {
+		t.Fatalf("refund names a creator: %v", ref)
+	}
+	if code, got := api(t, "GET", "/refunds/"+ref["id"].(string), "", nil); code != 200 || got["created_by"] != nil {
+		t.Fatalf("get refund: %d %v", code, got)
+	}
+	code, po := api(t, "POST", "/payouts", "", fakePayout("PO-OFF-1", 500))
+	if code != 201 || po["created_by"] != nil {
+		t.Fatalf("payout: %d %v", code, po)
+	}
+}
