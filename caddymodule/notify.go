@@ -579,7 +579,7 @@ func (h *Handler) payoutEvent(ctx context.Context, name string, p providers.Prov
 			rec = upd
 		}
 		out = &providers.Payout{ProviderReference: rec.ProviderRef, Reference: rec.Reference, Amount: rec.Amount,
-			Currency: rec.Currency, Status: rec.Status, Test: rec.Test, CreatedAt: rec.CreatedAt}
+			Currency: rec.Currency, Status: rec.Status, Test: rec.Test, CreatedAt: rec.CreatedAt, CreatedBy: rec.CreatedBy}
 	} else {
 		out = got
 		if out == nil {
