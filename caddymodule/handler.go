@@ -222,6 +222,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Observe: h.observeCall,
 	}
 
+	if err := h.claimStore(ctx); err != nil {
+		return err
+	}
 	db, closeDB, err := h.openStore()
 	if err != nil {
 		return fmt.Errorf("opening state store: %w", err)
