@@ -51,6 +51,18 @@ func (h *Handler) schedulePayoutCheck(r *http.Request, name, id, status string) 
 	}
 }
 
+// scheduleAfterNotification keeps re-fetching a refund or payout that a
+// notification left non-final (one created before this version, or while
+// the outbox was off, has no check yet).
+func (h *Handler) scheduleAfterNotification(r *http.Request, name string, ev *Event) {
+	switch d := ev.Data.(type) {
+	case *providers.Refund:
+		h.scheduleRefundCheck(r, name, d.ID, d.Status)
+	case *providers.Payout:
+		h.schedulePayoutCheck(r, name, d.ID, d.Status)
+	}
+}
+
 // refundFinal and payoutFinal say when the checks of a refund or payout
 // end. A succeeded payout can still be reversed by the bank days later;
 // the provider notifies that, and the checks do not wait for it.
