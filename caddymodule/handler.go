@@ -221,6 +221,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 		h.publicURL = u
 	}
+	if err := h.checkDemoSecrets(); err != nil {
+		return err
+	}
 
 	h.maxBodySize = h.MaxBody
 	if h.maxBodySize <= 0 {
