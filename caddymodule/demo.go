@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
 	"strings"
@@ -20,9 +21,15 @@ import (
 // Provision once tokens, forward secrets and providers are loaded.
 func (h *Handler) checkDemoSecrets() error {
 	var demo []string
-	for _, t := range h.tokens {
-		if subtle.ConstantTimeCompare(t, []byte(providers.DemoAPIToken)) == 1 {
-			demo = append(demo, "api_token")
+	demoHash := sha256.Sum256([]byte(providers.DemoAPIToken))
+	for _, k := range h.keys {
+		// api_token and every api_key.
+		if subtle.ConstantTimeCompare(k.hash[:], demoHash[:]) == 1 {
+			if k.name == apiTokenName {
+				demo = append(demo, "api_token")
+			} else {
+				demo = append(demo, "api_key "+k.name)
+			}
 			break
 		}
 	}
