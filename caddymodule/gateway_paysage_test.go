@@ -545,6 +545,25 @@ func TestPaySageTrust(t *testing.T) {
 		}
 	})
 
+	t.Run("a signed webhook older than PaySage's retry window is only a reason to fetch", func(t *testing.T) {
+		id, uid, _ := createPaysage(t, "ORD-OLD", 2100)
+		stale := time.Now().Add(-96 * time.Hour).UTC().Format(time.RFC3339)
+		body := `{"transaction":{"uid":"` + uid + `","type":"payment","status":"successful","amount":2100,"currency":"EUR","tracking_id":"ORD-OLD",` +
+			`"created_at":"` + stale + `","updated_at":"` + stale + `","test":true}}`
+		if code := postPaysageNotification(t, body, signPaysage(t, newKey, body), ""); code != 200 {
+			t.Fatalf("stale signed webhook: HTTP %d", code)
+		}
+		time.Sleep(200 * time.Millisecond)
+		if got := types(eventsOf(t, sh, id)); len(got) != 0 {
+			t.Fatalf("a stale webhook was forwarded on its own: %v", got)
+		}
+		// PaySage (the sandbox) says pending: nothing moved.
+		code, got := api(t, "GET", "/payments/"+id, testToken, nil)
+		if code != 200 || got["status"] != "requires_action" {
+			t.Fatalf("after the stale webhook: %d %v", code, got)
+		}
+	})
+
 	t.Run("returns: only the gateway's token and a fetch decide", func(t *testing.T) {
 		paid, paidUID, checkout1 := createPaysage(t, "ORD-RT1", 1500)
 		back1 := paysageCheckout(t, checkout1, "approve")
