@@ -129,6 +129,7 @@ func (h *Handler) serveCreatePayout(w http.ResponseWriter, r *http.Request, c ca
 	}); err != nil {
 		h.logger.Error("storing payout record", zap.String("payout_id", po.ID), zap.Error(err))
 	}
+	h.schedulePayoutCheck(r, name, po.ID, po.Status)
 	h.logger.Info("payout created", zap.String("provider", name), zap.String("payout_id", po.ID), zap.Int64("amount", po.Amount),
 		zap.String("status", po.Status), zap.String("created_by", c.by))
 	return writeJSON(w, http.StatusCreated, po)

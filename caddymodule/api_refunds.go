@@ -146,6 +146,7 @@ func (h *Handler) serveCreateRefund(w http.ResponseWriter, r *http.Request, c ca
 			h.logger.Error("updating refund record", zap.String("refund_id", ref.ID), zap.Error(err))
 		}
 	}
+	h.scheduleRefundCheck(r, name, ref.ID, ref.Status)
 	h.logger.Info("refund created", zap.String("provider", name), zap.String("payment_id", paymentID),
 		zap.String("refund_id", ref.ID), zap.Int64("amount", ref.Amount), zap.String("status", ref.Status),
 		zap.String("created_by", c.by))

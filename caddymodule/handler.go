@@ -128,12 +128,12 @@ type Handler struct {
 	// schedule).
 	RetrySchedule []caddy.Duration `json:"retry_schedule,omitempty"`
 
-	// Delays between re-fetches of a payment that is not final yet (no
-	// notification came, Razorpay's late-authorisation window, payabl's
-	// failure of unfunded payments after 15 days); after the last one,
-	// checks continue at the last delay for up to 30 days. A change is
-	// forwarded to the shop like a notification's. Default: 1m 5m 15m 1h
-	// 6h 24h. Needs the outbox.
+	// Delays between re-fetches of a payment, refund or payout that is not
+	// final yet (no notification came, Razorpay's late-authorisation
+	// window, payabl's failure of unfunded payments after 15 days); after
+	// the last one, checks continue at the last delay for up to 30 days. A
+	// change is forwarded to the shop like a notification's. Default: 1m
+	// 5m 15m 1h 6h 24h. Needs the outbox.
 	ReconcileSchedule []caddy.Duration `json:"reconcile_schedule,omitempty"`
 
 	providers   map[string]providers.Provider
@@ -221,6 +221,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 		h.publicURL = u
 	}
+	if err := h.checkDemoSecrets(); err != nil {
+		return err
+	}
 
 	h.maxBodySize = h.MaxBody
 	if h.maxBodySize <= 0 {
@@ -232,6 +235,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Observe: h.observeCall,
 	}
 
+	if err := h.claimStore(ctx); err != nil {
+		return err
+	}
 	db, closeDB, err := h.openStore()
 	if err != nil {
 		return fmt.Errorf("opening state store: %w", err)

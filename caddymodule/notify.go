@@ -77,6 +77,7 @@ func (h *Handler) serveNotification(w http.ResponseWriter, r *http.Request, c ca
 	if ev == nil {
 		return p.Acknowledge(w)
 	}
+	h.scheduleAfterNotification(r, name, ev)
 	if done, _ := h.store.Delivered(r.Context(), ev.ID); done {
 		h.logger.Info("notification already delivered; acknowledged again", zap.String("provider", name), zap.String("event_id", ev.ID))
 		return p.Acknowledge(w)
@@ -579,7 +580,7 @@ func (h *Handler) payoutEvent(ctx context.Context, name string, p providers.Prov
 			rec = upd
 		}
 		out = &providers.Payout{ProviderReference: rec.ProviderRef, Reference: rec.Reference, Amount: rec.Amount,
-			Currency: rec.Currency, Status: rec.Status, Test: rec.Test, CreatedAt: rec.CreatedAt}
+			Currency: rec.Currency, Status: rec.Status, Test: rec.Test, CreatedAt: rec.CreatedAt, CreatedBy: rec.CreatedBy}
 	} else {
 		out = got
 		if out == nil {

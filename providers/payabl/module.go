@@ -83,8 +83,14 @@ func (p *Provider) Provision(caddy.Context) error {
 	}
 	p.base = strings.TrimRight(p.Endpoint, "/")
 	p.test = isTestEndpoint(p.Endpoint)
+	if err := providers.CheckDemoSecret("payabl: secret", p.secret, p.base); err != nil {
+		return err
+	}
 	return nil
 }
+
+// APIEndpoint returns the backoffice base URL (providers.Endpointer).
+func (p *Provider) APIEndpoint() string { return p.base }
 
 // clock returns the current time (replaceable in tests).
 func (p *Provider) clock() time.Time {

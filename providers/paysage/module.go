@@ -101,6 +101,9 @@ func (p *Provider) Provision(caddy.Context) error {
 		if err != nil {
 			return fmt.Errorf("paysage: public_key %d: placeholder could not be resolved or is empty", i+1)
 		}
+		if err := providers.CheckDemoSecret("paysage: public_key", raw, p.Endpoint); err != nil {
+			return err
+		}
 		pub, err := parsePublicKey(raw)
 		if err != nil {
 			return fmt.Errorf("paysage: public_key %d: %v", i+1, err)
@@ -111,8 +114,14 @@ func (p *Provider) Provision(caddy.Context) error {
 		p.Endpoint = DefaultEndpoint
 	}
 	p.base = strings.TrimRight(p.Endpoint, "/")
+	if err := providers.CheckDemoSecret("paysage: secret_key", p.secretKey, p.base); err != nil {
+		return err
+	}
 	return nil
 }
+
+// APIEndpoint returns the API base URL, default applied (providers.Endpointer).
+func (p *Provider) APIEndpoint() string { return p.base }
 
 // Validate checks the configuration after Provision.
 func (p *Provider) Validate() error {
