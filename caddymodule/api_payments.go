@@ -49,7 +49,7 @@ func (h *Handler) serveCreatePayment(w http.ResponseWriter, r *http.Request) err
 	}
 	req.Provider = name
 	req.NotificationURL = h.endpointURL("/notifications/" + name)
-	req.GatewayReturnURL = h.endpointURL("/returns/" + name)
+	req.GatewayReturnURL = h.returnURL(name, req.Reference) // carries a return_token (returns.go)
 	req.IdempotencyKey = r.Header.Get("Idempotency-Key")
 
 	pay, err := p.CreatePayment(r.Context(), h.doer, &req)

@@ -39,17 +39,18 @@ func launchKey(name, token string) string { return "launch:" + name + ":" + toke
 // opening its one-time checkout link. The stored data is handed to the
 // provider's Launch (which may call the provider with the browser's own
 // IP and user agent) and what it returns is served to the browser. A
-// token works once and for launchTTL.
+// token works once and for launchTTL. An unknown, used or expired token
+// (or an account without launches) gets one answer, launchGone, and no
+// provider call.
 func (h *Handler) serveLaunch(w http.ResponseWriter, r *http.Request, c call) error {
 	name, token, _ := strings.Cut(c.arg, "/")
-	p := h.providers[name]
-	l, ok := p.(providers.Launcher)
-	if p == nil || !ok {
-		return writeError(w, providers.NotFound("no checkout link here"))
+	l, ok := h.providers[name].(providers.Launcher)
+	if !ok {
+		return launchGone(w)
 	}
 	data, err := h.store.TakeOnce(r.Context(), launchKey(name, token))
 	if errors.Is(err, store.ErrNotFound) {
-		return writeError(w, providers.NotFound("this checkout link was already used or has expired; ask the shop for a new payment"))
+		return launchGone(w)
 	}
 	if err != nil {
 		h.logger.Error("reading launch data", zap.String("provider", name), zap.Error(err))
@@ -76,4 +77,13 @@ func (h *Handler) serveLaunch(w http.ResponseWriter, r *http.Request, c call) er
 	w.WriteHeader(status)
 	_, err = w.Write(reply.Body)
 	return err
+}
+
+// launchGone is the one answer to a launch URL that leads nowhere: never
+// issued, already used, expired, or for an account without launches. The
+// same status and body in every case, so the route tells nobody which
+// tokens or accounts exist.
+func launchGone(w http.ResponseWriter) error {
+	w.Header().Set("Cache-Control", "no-store")
+	return writeError(w, providers.NotFound("this checkout link is not valid, was already used or has expired; ask the shop for a new payment"))
 }

@@ -137,7 +137,7 @@ func TestProvidersRefuseDemoSecretsOffLoopback(t *testing.T) {
 			return &paysage.Provider{ShopID: "361", SecretKey: "sandbox_secret_key", Endpoint: e}
 		}},
 		{"paysage public_key", "paysage: public_key", func(e string) provisioner {
-			return &paysage.Provider{ShopID: "361", SecretKey: own, PublicKey: sandbox.PaysagePublicKey(), Endpoint: e}
+			return &paysage.Provider{ShopID: "361", SecretKey: own, PublicKey: paysage.Keys{sandbox.PaysagePublicKey()}, Endpoint: e}
 		}},
 		{"paysage secret_key from env", "paysage: secret_key", func(e string) provisioner {
 			return &paysage.Provider{ShopID: "361", SecretKey: "{env.DEMO_TEST_PS_SECRET}", Endpoint: e}

@@ -41,12 +41,13 @@ var limits = map[string]int{
 
 // Capabilities implements providers.Provider. Payouts are not offered:
 // PaySage documents no payouts for Trustly (reference §8, open item 4).
+// The shop's `currencies` and `countries` replace the defaults.
 func (p *Provider) Capabilities() providers.Capabilities {
 	l := make(map[string]int, len(limits))
 	for k, v := range limits {
 		l[k] = v
 	}
-	return providers.Capabilities{
+	c := providers.Capabilities{
 		Type:       "paysage",
 		Test:       p.Test,
 		Currencies: append([]string(nil), currencies...),
@@ -58,4 +59,19 @@ func (p *Provider) Capabilities() providers.Capabilities {
 		RequiredFields: append([]string(nil), requiredFields...),
 		Limits:         l,
 	}
+	p.Overrides.Apply(&c)
+	return c
+}
+
+// accepts reports the currencies and customer countries this shop takes:
+// the overrides where set, else PaySage Trustly's defaults.
+func (p *Provider) accepts() (cur, cty []string) {
+	cur, cty = currencies, countries
+	if p.Overrides.Currencies != nil {
+		cur = p.Overrides.Currencies
+	}
+	if p.Overrides.Countries != nil {
+		cty = p.Overrides.Countries
+	}
+	return cur, cty
 }

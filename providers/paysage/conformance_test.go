@@ -103,7 +103,7 @@ func newSandbox(t *testing.T, secret string) *httptest.Server {
 // with the sandbox's TEST-ONLY public key.
 func sandboxProvider(t *testing.T, sb *httptest.Server) *Provider {
 	t.Helper()
-	p := &Provider{ShopID: testShopID, SecretKey: testSecret, PublicKey: sandbox.PaysagePublicKey(), Test: true,
+	p := &Provider{ShopID: testShopID, SecretKey: testSecret, PublicKey: Keys{sandbox.PaysagePublicKey()}, Test: true,
 		Endpoint: sb.URL + "/sandbox/paysage"}
 	if err := p.Provision(caddyCtx(t)); err != nil {
 		t.Fatal(err)
@@ -216,7 +216,7 @@ func TestSandboxWebhookBothAuthentications(t *testing.T) {
 	}
 	// A gateway configured with another public key refuses the sandbox's
 	// signature even though the Basic credentials are right.
-	other := &Provider{ShopID: testShopID, SecretKey: testSecret, PublicKey: testPublicKey(t), Test: true, Endpoint: sb.URL + "/sandbox/paysage"}
+	other := &Provider{ShopID: testShopID, SecretKey: testSecret, PublicKey: Keys{testPublicKey(t)}, Test: true, Endpoint: sb.URL + "/sandbox/paysage"}
 	if err := other.Provision(caddyCtx(t)); err != nil {
 		t.Fatal(err)
 	}

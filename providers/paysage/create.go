@@ -72,7 +72,7 @@ func (p *Provider) buildPayment(req *providers.CreatePayment) (*wirePayment, err
 	if err := checkReference("reference", req.Reference, true); err != nil {
 		return nil, err
 	}
-	if err := checkAmount("amount", req.Amount, req.Currency); err != nil {
+	if err := p.checkAmount("amount", req.Amount, req.Currency); err != nil {
 		return nil, err
 	}
 	if req.Description == "" {
@@ -92,6 +92,9 @@ func (p *Provider) buildPayment(req *providers.CreatePayment) (*wirePayment, err
 	}
 	if !providers.ValidCountry(c.Country) {
 		return nil, providers.Invalid("customer.country", "customer.country must be an ISO 3166-1 alpha-2 code such as SE")
+	}
+	if _, cty := p.accepts(); !contains(cty, c.Country) {
+		return nil, providers.Invalid("customer.country", "customer.country %s is not accepted by this PaySage shop (its countries option lists %s)", c.Country, strings.Join(cty, ", "))
 	}
 	if c.IP != "" && net.ParseIP(c.IP) == nil {
 		return nil, providers.Invalid("customer.ip", "customer.ip must be an IPv4 or IPv6 address")
@@ -188,11 +191,12 @@ func checkReference(field, ref string, required bool) error {
 	return nil
 }
 
-// checkAmount checks a positive amount in one of PaySage Trustly's
-// currencies. PaySage takes integer minor units, so no conversion happens.
-func checkAmount(field string, amount int64, currency string) error {
-	if !contains(currencies, currency) {
-		return providers.Invalid("currency", "currency %s is not supported by PaySage Trustly (supported: %s)", currency, strings.Join(currencies, ", "))
+// checkAmount checks a positive amount in one of the shop's currencies
+// (PaySage Trustly's five unless `currencies` says otherwise). PaySage
+// takes integer minor units, so no conversion happens.
+func (p *Provider) checkAmount(field string, amount int64, currency string) error {
+	if cur, _ := p.accepts(); !contains(cur, currency) {
+		return providers.Invalid("currency", "currency %s is not supported by this PaySage shop (supported: %s)", currency, strings.Join(cur, ", "))
 	}
 	if amount <= 0 {
 		return providers.Invalid(field, "%s must be greater than 0", field)
@@ -203,7 +207,8 @@ func checkAmount(field string, amount int64, currency string) error {
 // CreatePayment implements providers.Provider: POST
 // /beyag/transactions/payments. PaySage answers with a pending transaction
 // whose form.action is the Trustly payment page; the outcome arrives by
-// webhook or status query.
+// webhook or status query. A 5xx or unreadable reply is an unknown
+// outcome (see outcomeUnknown).
 func (p *Provider) CreatePayment(ctx context.Context, do providers.Doer, req *providers.CreatePayment) (*providers.Payment, error) {
 	w, err := p.buildPayment(req)
 	if err != nil {
@@ -215,9 +220,13 @@ func (p *Provider) CreatePayment(ctx context.Context, do providers.Doer, req *pr
 	}
 	t, err := transactionReply(reply)
 	if err != nil {
-		return nil, err
+		return nil, outcomeUnknown(err, reply.StatusCode, lookupPayment)
 	}
-	return p.paymentFromCreate(req, t)
+	pay, err := p.paymentFromCreate(req, t)
+	if err != nil {
+		return nil, outcomeUnknown(err, reply.StatusCode, lookupPayment)
+	}
+	return pay, nil
 }
 
 // paymentFromCreate maps the create reply:

@@ -261,7 +261,12 @@ func TestCreateReplyOutcomes(t *testing.T) {
 		{"pending without form", 200, tx("pending", 500, ""), providers.TypeProviderError, providers.SentUnknown, "invalid_provider_reply", ""},
 		{"HTML on 200", 200, []byte("<html>oops"), providers.TypeProviderError, providers.SentUnknown, "invalid_provider_reply", ""},
 		{"empty object on 200", 200, []byte("{}"), providers.TypeProviderError, providers.SentUnknown, "invalid_provider_reply", ""},
-		{"HTML 502", 502, []byte("<html>bad gateway"), providers.TypeProviderError, providers.SentYes, "provider_error", ""},
+		// A 5xx or unreadable reply is an unknown outcome (issue 10 item
+		// 10): PaySage may have created the payment, and no idempotency
+		// key protects a retry.
+		{"HTML 502", 502, []byte("<html>bad gateway"), providers.TypeProviderError, providers.SentUnknown, "http_502", ""},
+		{"JSON 500", 500, []byte(`{"message":"Internal error","errors":{"system":["System error."]}}`), providers.TypeProviderError, providers.SentUnknown, "http_500", ""},
+		{"503 with a transaction", 503, tx("pending", 500, `,"form":{"action":"https://p.example"}`), providers.TypeProviderError, providers.SentUnknown, "http_503", ""},
 	}
 	for _, c := range cases {
 		s := newStub(t, c.status, c.body)
@@ -279,6 +284,9 @@ func TestCreateReplyOutcomes(t *testing.T) {
 		e := canonical(t, err, c.typ, "")
 		if e.RequestSent != c.sent || e.Code != c.code && (e.ProviderCode == nil || *e.ProviderCode != c.code) {
 			t.Errorf("%s: %+v", c.name, e)
+		}
+		if c.sent == providers.SentUnknown && (e.Retryable || !strings.Contains(e.Message, "reference")) {
+			t.Errorf("%s: an unknown outcome is retryable or does not say to look the payment up by reference: %+v", c.name, e)
 		}
 	}
 }

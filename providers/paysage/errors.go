@@ -162,7 +162,10 @@ func clip(s string) string {
 // replyError turns an error reply into the canonical error:
 //
 //	401/403 (bad shop_id/secret_key)     → provider_error, not retryable
-//	429, 5xx                             → provider_error, retryable
+//	429, 5xx                             → provider_error, retryable (a 5xx
+//	                                       to a payment or refund create is
+//	                                       then an unknown outcome: see
+//	                                       outcomeUnknown)
 //	errors on request fields (422)       → invalid_request naming the
 //	                                       canonical field; provider_code
 //	                                       is PaySage's own path
@@ -214,6 +217,34 @@ func replyError(status int, env *envelope) *providers.Error {
 	}
 	return providers.ProviderFault(httpCode, msg, providers.SentYes, false)
 }
+
+// outcomeUnknown rewrites the error of a payment or refund create whose
+// reply says nothing reliable about the outcome: a 5xx (PaySage may have
+// created the object before failing) or a reply that cannot be read. No
+// idempotency key is sent unless the merchant gave one, so a blind retry
+// could move the money twice: the error says request_sent "unknown", is
+// not retryable, and tells the merchant to look the object up by
+// reference first. Any other error is returned as it is.
+func outcomeUnknown(err error, status int, lookup string) error {
+	e := providers.AsError(err)
+	if status < 500 && e.Code != "invalid_provider_reply" {
+		return err
+	}
+	out := *e
+	out.RequestSent, out.Retryable = providers.SentUnknown, false
+	if status >= 500 {
+		out.Message = fmt.Sprintf("PaySage answered with HTTP %d, so whether it acted on the request is unknown: do not retry blindly; %s", status, lookup)
+	} else {
+		out.Message = e.Message + "; whether PaySage acted on the request is unknown: do not retry blindly; " + lookup
+	}
+	return &out
+}
+
+// Lookup advice for outcomeUnknown.
+const (
+	lookupPayment = "look the payment up by its reference (GET /payments?provider=<account>&reference=<reference>) before creating it again"
+	lookupRefund  = "look the refund up by its reference (tracking_id) in PaySage's back office, or the payment with GET /payments/{id}, before refunding again; the amount stays reserved"
+)
 
 // fieldRejection is PaySage refusing request fields: an invalid_request
 // error naming the first field (canonical name) and listing the others.

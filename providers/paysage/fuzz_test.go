@@ -19,7 +19,7 @@ import (
 // testdata/fuzz/FuzzVerifyNotification (genuine signed and Basic
 // notifications, and near misses).
 func FuzzVerifyNotification(f *testing.F) {
-	p := &Provider{ShopID: testShopID, SecretKey: testSecret, PublicKey: testPublicKey(f)}
+	p := &Provider{ShopID: testShopID, SecretKey: testSecret, PublicKey: Keys{testPublicKey(f)}}
 	if err := p.Provision(caddyCtxTB(f)); err != nil {
 		f.Fatal(err)
 	}

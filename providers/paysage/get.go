@@ -104,39 +104,20 @@ func (p *Provider) FindPayment(ctx context.Context, do providers.Doer, reference
 // return URL to name the payment's reference.
 const returnRefParam = "reference"
 
-// VerifyReturn implements providers.Returner. The customer's return is not
-// signed, so nothing in it is believed: the payment is fetched with the
-// shop's credentials — by the uid PaySage may add (beGateway appends uid
-// and status to return URLs), else by the reference the gateway put in its
-// return URL — and only that fetch says whether it looks successful
-// (anything but failed, cancelled or expired: a Trustly payment may still
-// be settling while the customer is already back).
+// VerifyReturn implements providers.Returner. Nothing the browser adds to
+// the return is believed: beGateway may append uid and status to the
+// return URL, and a customer can edit them (another payment's uid would
+// otherwise land them on that payment's success page). The payment is the
+// one the gateway itself put in its return URL — the reference parameter,
+// which the host has already checked against its return token — found
+// with one fetch by tracking_id; only that fetch says whether it looks
+// successful (anything but failed, cancelled or expired: a Trustly payment
+// may still be settling while the customer is already back).
 func (p *Provider) VerifyReturn(ctx context.Context, do providers.Doer, r *providers.IncomingNotification) (string, bool, error) {
-	q := url.Values{}
-	for k, v := range r.Query {
-		q[k] = v
+	if r == nil || len(r.Query[returnRefParam]) != 1 || checkReference(returnRefParam, r.Query.Get(returnRefParam), true) != nil {
+		return "", false, unauthenticated("the return URL carries no single valid reference")
 	}
-	if r.Method == http.MethodPost && len(r.Body) > 0 {
-		if form, err := url.ParseQuery(string(r.Body)); err == nil {
-			for k, v := range form {
-				if _, ok := q[k]; !ok {
-					q[k] = v
-				}
-			}
-		}
-	}
-	var (
-		pay *providers.Payment
-		err error
-	)
-	switch uid, ref := q.Get("uid"), q.Get(returnRefParam); {
-	case validUID(uid):
-		pay, err = p.GetPayment(ctx, do, uid)
-	case ref != "":
-		pay, err = p.FindPayment(ctx, do, ref)
-	default:
-		return "", false, providers.Invalid("uid", "the return names no PaySage payment")
-	}
+	pay, err := p.FindPayment(ctx, do, r.Query.Get(returnRefParam))
 	if err != nil {
 		return "", false, err
 	}

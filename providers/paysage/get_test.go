@@ -2,6 +2,7 @@ package paysage
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"testing"
 
@@ -114,21 +115,38 @@ func TestVerifyReturn(t *testing.T) {
 	if err != nil || ref != "22222222-2222-4222-8222-222222222222" || !ok {
 		t.Fatalf("%q %v %v", ref, ok, err)
 	}
+	if s.count() != 1 || s.last(t).Path != "/beyag/transactions/tracking_id/ORD-1001" {
+		t.Fatalf("%d calls, last %s", s.count(), s.last(t).Path)
+	}
 
-	// A uid (beGateway appends it) wins over the reference, and the status
-	// comes from the fetch, not from the query.
-	tx := `{"transaction":{"uid":"` + seedUID + `","type":"payment","status":"failed","amount":500,"currency":"EUR"}}`
+	// The uid and status the browser brings (beGateway appends them, and
+	// a customer can edit them) are ignored, in the query and in a POST
+	// body: the payment is the one of the gateway's reference, fetched
+	// once, and its status is the fetch's.
+	tx := `{"transactions":[{"uid":"` + seedUID + `","type":"payment","status":"failed","amount":500,"currency":"EUR","tracking_id":"X"}]}`
 	s2 := newStub(t, 200, []byte(tx))
 	p2 := newProvider(t, s2.srv.URL)
-	in = &providers.IncomingNotification{Method: "GET", Query: map[string][]string{"uid": {seedUID}, "status": {"successful"}, "reference": {"X"}}}
+	in = &providers.IncomingNotification{Method: "POST", Body: []byte("uid=22222222-2222-4222-8222-222222222222&status=successful"),
+		Query: map[string][]string{"uid": {"22222222-2222-4222-8222-222222222222"}, "status": {"successful"}, "reference": {"X"}}}
 	ref, ok, err = p2.VerifyReturn(context.Background(), doer, in)
 	if err != nil || ref != seedUID || ok {
 		t.Fatalf("%q %v %v", ref, ok, err)
 	}
-	if s2.last(t).Path != "/beyag/transactions/"+seedUID {
-		t.Fatal("not fetched by uid")
+	if s2.count() != 1 || s2.last(t).Path != "/beyag/transactions/tracking_id/X" {
+		t.Fatalf("%d calls, last %s: not fetched by the gateway's reference", s2.count(), s2.last(t).Path)
 	}
 
-	_, _, err = p2.VerifyReturn(context.Background(), doer, &providers.IncomingNotification{Method: "GET"})
-	canonical(t, err, providers.TypeInvalidRequest, "")
+	// No reference, several, or one PaySage could not have: refused
+	// without a call.
+	for _, q := range []map[string][]string{
+		nil, {"uid": {seedUID}}, {"reference": {"X", "Y"}}, {"reference": {"a/b"}},
+	} {
+		_, _, err = p2.VerifyReturn(context.Background(), doer, &providers.IncomingNotification{Method: "GET", Query: q})
+		if !errors.Is(err, providers.ErrUnauthenticated) {
+			t.Errorf("%v: %v", q, err)
+		}
+	}
+	if s2.count() != 1 {
+		t.Fatalf("a refused return called PaySage (%d calls)", s2.count())
+	}
 }

@@ -72,7 +72,7 @@ func testPrivateKey(t testing.TB) *rsa.PrivateKey {
 // test key, pointed at endpoint.
 func newProvider(t *testing.T, endpoint string) *Provider {
 	t.Helper()
-	p := &Provider{ShopID: testShopID, SecretKey: testSecret, PublicKey: testPublicKey(t), Test: true, Endpoint: endpoint}
+	p := &Provider{ShopID: testShopID, SecretKey: testSecret, PublicKey: Keys{testPublicKey(t)}, Test: true, Endpoint: endpoint}
 	if err := p.Provision(caddyCtx(t)); err != nil {
 		t.Fatalf("Provision: %v", err)
 	}

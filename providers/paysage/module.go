@@ -15,6 +15,7 @@ package paysage
 
 import (
 	"crypto/rsa"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -47,11 +48,15 @@ type Provider struct {
 	// adapted config.
 	SecretKey string `json:"secret_key,omitempty"`
 	// PublicKey is the shop's RSA public key as the back office shows it
-	// (base64 DER SubjectPublicKeyInfo, no armour) or PEM. With it,
-	// webhooks that carry a Content-Signature are verified by signature;
-	// without it, webhooks are authenticated by Basic credentials only.
-	// Placeholders are resolved ({file.*} suits a PEM file).
-	PublicKey string `json:"public_key,omitempty"`
+	// (base64 DER SubjectPublicKeyInfo, no armour) or PEM; several keys
+	// (new and old, for rotation) verify a Content-Signature if any one
+	// of them matches. With a key, webhooks that carry a Content-Signature
+	// are verified by signature; without one, webhooks are authenticated
+	// by Basic credentials only. Placeholders are resolved ({file.*} suits
+	// a PEM file). In JSON a single key is a string (as before several
+	// keys were accepted) and several are an array of strings; both forms
+	// are read.
+	PublicKey Keys `json:"public_key,omitempty"`
 	// Test sends "test": true with every payment, making it a PaySage test
 	// transaction, and marks every canonical object test. PaySage has no
 	// separate test host, so this flag is the only thing that keeps a test
@@ -60,10 +65,13 @@ type Provider struct {
 	// Endpoint is the API base URL; default https://api.paysage.io. The
 	// embedded sandbox serves the same paths under <prefix>/paysage.
 	Endpoint string `json:"endpoint,omitempty"`
+	// Overrides replace the default currencies (PaySage Trustly's five) and
+	// customer countries (every country) of this shop.
+	providers.Overrides
 
 	shopID    string
 	secretKey string
-	pub       *rsa.PublicKey
+	pubs      []*rsa.PublicKey
 	base      string // endpoint without a trailing slash
 }
 
@@ -87,18 +95,20 @@ func (p *Provider) Provision(caddy.Context) error {
 	if p.secretKey, err = repl.ReplaceOrErr(p.SecretKey, true, true); err != nil {
 		return fmt.Errorf("paysage: secret_key: placeholder could not be resolved or is empty")
 	}
-	p.pub = nil
-	if p.PublicKey != "" {
-		raw, err := repl.ReplaceOrErr(p.PublicKey, true, true)
+	p.pubs = nil
+	for i, k := range p.PublicKey {
+		raw, err := repl.ReplaceOrErr(k, true, true)
 		if err != nil {
-			return fmt.Errorf("paysage: public_key: placeholder could not be resolved or is empty")
+			return fmt.Errorf("paysage: public_key %d: placeholder could not be resolved or is empty", i+1)
 		}
 		if err := providers.CheckDemoSecret("paysage: public_key", raw, p.Endpoint); err != nil {
 			return err
 		}
-		if p.pub, err = parsePublicKey(raw); err != nil {
-			return fmt.Errorf("paysage: public_key: %v", err)
+		pub, err := parsePublicKey(raw)
+		if err != nil {
+			return fmt.Errorf("paysage: public_key %d: %v", i+1, err)
 		}
+		p.pubs = append(p.pubs, pub)
 	}
 	if p.Endpoint == "" {
 		p.Endpoint = DefaultEndpoint
@@ -133,6 +143,9 @@ func (p *Provider) Validate() error {
 	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return fmt.Errorf("paysage: endpoint must not carry a query, fragment or user info")
 	}
+	if err := p.Overrides.Validate(); err != nil {
+		return fmt.Errorf("paysage: %w", err)
+	}
 	return nil
 }
 
@@ -144,10 +157,16 @@ func (p *Provider) Validate() error {
 //	provider <name> paysage {
 //		shop_id <id>
 //		secret_key <secret>
-//		public_key <base64 DER or PEM>
+//		public_key <base64 DER or PEM> [<old key>…]
 //		test [true|false]
 //		endpoint <url>
+//		currencies <ISO 4217>…
+//		countries <ISO 3166-1 alpha-2>…
 //	}
+//
+// public_key takes several keys while the shop rotates its key pair: a
+// Content-Signature that any of them verifies is accepted. secret_key is
+// one value (it authenticates the gateway's own calls).
 func (p *Provider) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the type token
 	if d.NextArg() {
@@ -160,6 +179,19 @@ func (p *Provider) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return d.Errf("paysage: %s given more than once", name)
 		}
 		seen[name] = true
+		if ok, err := p.Overrides.ParseOverride(d); ok {
+			if err != nil {
+				return fmt.Errorf("paysage: %w", err)
+			}
+			continue
+		}
+		if name == "public_key" {
+			p.PublicKey = d.RemainingArgs()
+			if len(p.PublicKey) == 0 {
+				return d.ArgErr()
+			}
+			continue
+		}
 		if name == "test" {
 			p.Test = true
 			if d.NextArg() {
@@ -180,8 +212,6 @@ func (p *Provider) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			target = &p.ShopID
 		case "secret_key":
 			target = &p.SecretKey
-		case "public_key":
-			target = &p.PublicKey
 		case "endpoint":
 			target = &p.Endpoint
 		default:
@@ -196,6 +226,38 @@ func (p *Provider) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 	}
 	return nil
+}
+
+// Keys is a list of public keys that reads, in JSON, either one string
+// (the form of configs written when public_key took one key) or an array
+// of strings, and writes one key as a string, so a config with one key
+// stays byte for byte what it was.
+type Keys []string
+
+// UnmarshalJSON reads a string or an array of strings.
+func (k *Keys) UnmarshalJSON(b []byte) error {
+	var one string
+	if json.Unmarshal(b, &one) == nil {
+		*k = nil
+		if one != "" {
+			*k = Keys{one}
+		}
+		return nil
+	}
+	var many []string
+	if err := json.Unmarshal(b, &many); err != nil {
+		return fmt.Errorf("paysage: public_key must be a string or an array of strings")
+	}
+	*k = many
+	return nil
+}
+
+// MarshalJSON writes one key as a string and several as an array.
+func (k Keys) MarshalJSON() ([]byte, error) {
+	if len(k) == 1 {
+		return json.Marshal(k[0])
+	}
+	return json.Marshal([]string(k))
 }
 
 // Interface guards.

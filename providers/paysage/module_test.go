@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"strings"
 	"testing"
@@ -19,7 +20,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 	d := caddyfile.NewTestDispenser(`paysage {
 		shop_id 361
 		secret_key {env.PAYSAGE_SECRET}
-		public_key MIIBIjAN
+		public_key MIIBIjAN MIIBold
 		test
 		endpoint http://localhost:9080/sandbox/paysage
 	}`)
@@ -27,8 +28,8 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 	if err := p.UnmarshalCaddyfile(d); err != nil {
 		t.Fatal(err)
 	}
-	want := Provider{ShopID: "361", SecretKey: "{env.PAYSAGE_SECRET}", PublicKey: "MIIBIjAN", Test: true, Endpoint: "http://localhost:9080/sandbox/paysage"}
-	if p.ShopID != want.ShopID || p.SecretKey != want.SecretKey || p.PublicKey != want.PublicKey || p.Test != want.Test || p.Endpoint != want.Endpoint {
+	want := Provider{ShopID: "361", SecretKey: "{env.PAYSAGE_SECRET}", PublicKey: Keys{"MIIBIjAN", "MIIBold"}, Test: true, Endpoint: "http://localhost:9080/sandbox/paysage"}
+	if p.ShopID != want.ShopID || p.SecretKey != want.SecretKey || strings.Join(p.PublicKey, " ") != strings.Join(want.PublicKey, " ") || p.Test != want.Test || p.Endpoint != want.Endpoint {
 		t.Fatalf("got %+v", p)
 	}
 
@@ -61,7 +62,7 @@ func TestProvisionResolvesSecretsAndDefaults(t *testing.T) {
 	if err := p.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if p.secretKey != testSecret || p.base != DefaultEndpoint || p.pub != nil {
+	if p.secretKey != testSecret || p.base != DefaultEndpoint || p.pubs != nil {
 		t.Fatalf("provisioned %+v", p)
 	}
 	if p.Capabilities().Test {
@@ -103,7 +104,7 @@ func TestPublicKeyForms(t *testing.T) {
 		"truncated":   {b64[:100], "SubjectPublicKeyInfo"},
 		"certificate": {"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "want PUBLIC KEY"},
 	} {
-		p := &Provider{ShopID: "361", SecretKey: testSecret, PublicKey: c.in}
+		p := &Provider{ShopID: "361", SecretKey: testSecret, PublicKey: Keys{c.in}}
 		err := p.Provision(caddyCtx(t))
 		if err == nil || !strings.Contains(err.Error(), "public_key") || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want one naming public_key and %q", name, err, c.want)
@@ -155,5 +156,72 @@ func TestCapabilities(t *testing.T) {
 	}
 	if _, ok := any(p).(providers.PayoutSender); ok {
 		t.Fatal("the provider implements PayoutSender")
+	}
+}
+
+// public_key in JSON: the single string of older configs is read, several
+// keys are an array, and one key is written back as a string.
+func TestPublicKeyJSON(t *testing.T) {
+	var p Provider
+	if err := json.Unmarshal([]byte(`{"shop_id":"361","public_key":"MIIBold"}`), &p); err != nil || len(p.PublicKey) != 1 || p.PublicKey[0] != "MIIBold" {
+		t.Fatalf("old single key: %v %v", p.PublicKey, err)
+	}
+	if b, _ := json.Marshal(p); !strings.Contains(string(b), `"public_key":"MIIBold"`) {
+		t.Fatalf("one key is not written as a string: %s", b)
+	}
+	var q Provider
+	if err := json.Unmarshal([]byte(`{"public_key":["MIIBnew","MIIBold"]}`), &q); err != nil || len(q.PublicKey) != 2 {
+		t.Fatalf("two keys: %v %v", q.PublicKey, err)
+	}
+	if b, _ := json.Marshal(q); !strings.Contains(string(b), `"public_key":["MIIBnew","MIIBold"]`) {
+		t.Fatalf("%s", b)
+	}
+	if b, _ := json.Marshal(Provider{}); strings.Contains(string(b), "public_key") {
+		t.Fatalf("no key is written: %s", b)
+	}
+	if err := json.Unmarshal([]byte(`{"public_key":7}`), &q); err == nil {
+		t.Fatal("a number was taken as a key")
+	}
+}
+
+// currencies and countries replace the defaults (issue 10 item 9): in the
+// capabilities and in the checks made before anything is sent.
+func TestOverrides(t *testing.T) {
+	d := caddyfile.NewTestDispenser("paysage {\n shop_id 361\n secret_key s\n currencies eur sek\n countries SE FI\n}")
+	var p Provider
+	if err := p.UnmarshalCaddyfile(d); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Provision(caddyCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c := p.Capabilities()
+	if strings.Join(c.Currencies, ",") != "EUR,SEK" || strings.Join(c.Countries, ",") != "SE,FI" {
+		t.Fatalf("capabilities %v %v", c.Currencies, c.Countries)
+	}
+	req := seedPayment()
+	req.Currency = "NOK"
+	canonical(t, p.ValidatePayment(req), providers.TypeInvalidRequest, "currency")
+	req = seedPayment()
+	req.Customer.Country = "ES"
+	canonical(t, p.ValidatePayment(req), providers.TypeInvalidRequest, "customer.country")
+	req.Customer.Country = "FI"
+	if err := p.ValidatePayment(req); err != nil {
+		t.Fatal(err)
+	}
+	// Defaults without overrides.
+	def := newProvider(t, "https://api.paysage.io")
+	if c := def.Capabilities(); len(c.Currencies) != 5 || len(c.Countries) < 200 {
+		t.Fatalf("defaults %v, %d countries", c.Currencies, len(c.Countries))
+	}
+	bad := &Provider{ShopID: "361", SecretKey: "s", Overrides: providers.Overrides{Currencies: []string{"XXY"}}}
+	if err := bad.Provision(caddyCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "currencies") {
+		t.Fatalf("unknown currency: %v", err)
 	}
 }

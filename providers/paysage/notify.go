@@ -11,9 +11,20 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/caddy-payments/caddy-payments/providers"
 )
+
+// notificationWindow is how long after the change it reports a webhook may
+// still arrive as a genuine delivery. beGateway documents, for its card
+// service, 15 retries of which the last is about 36 h after the first; for
+// the APM service it says 15 retries and leaves the formula blank
+// (reference §5.3). The gateway takes twice the documented card window: a
+// signed webhook whose updated_at is older is treated as a possible
+// replay, and only a fetch from PaySage decides what it says (it is never
+// dropped, only confirmed).
+const notificationWindow = 72 * time.Hour
 
 // signatureHeader carries base64(RSA PKCS#1 v1.5 SHA-256 signature of the
 // raw body) made with the shop's private key held by PaySage (reference
@@ -30,8 +41,9 @@ func unauthenticated(reason string) error {
 // official SDK's Webhook::isAuthorized (reference §5.2):
 //
 //   - a Content-Signature header with a configured public_key: the RSA
-//     signature over the raw body is the only test. A present but invalid
-//     signature fails; it never falls back to Basic.
+//     signature over the raw body is the only test, and it passes when any
+//     configured key (new or old, during a rotation) verifies it. A present
+//     but invalid signature fails; it never falls back to Basic.
 //   - otherwise HTTP Basic shop_id:secret_key, compared in constant time.
 //
 // signed says the body itself is covered by a signature.
@@ -40,16 +52,16 @@ func (p *Provider) authenticate(n *providers.IncomingNotification) (signed bool,
 	if len(sigs) > 1 {
 		return false, unauthenticated("Content-Signature is repeated")
 	}
-	if len(sigs) == 1 && p.pub != nil {
-		return true, verifySignature(p.pub, n.Body, sigs[0])
+	if len(sigs) == 1 && len(p.pubs) > 0 {
+		return true, verifySignature(p.pubs, n.Body, sigs[0])
 	}
 	return false, p.checkBasic(n.Header)
 }
 
-// verifySignature checks a Content-Signature value against the raw body.
-// Whitespace inside the base64 is ignored (header folding); nothing else
-// is lenient.
-func verifySignature(pub *rsa.PublicKey, body []byte, header string) error {
+// verifySignature checks a Content-Signature value against the raw body
+// with each key in turn; one that verifies is enough. Whitespace inside the
+// base64 is ignored (header folding); nothing else is lenient.
+func verifySignature(pubs []*rsa.PublicKey, body []byte, header string) error {
 	compact := strings.Map(func(r rune) rune {
 		switch r {
 		case ' ', '\t', '\r', '\n':
@@ -62,10 +74,12 @@ func verifySignature(pub *rsa.PublicKey, body []byte, header string) error {
 		return unauthenticated("Content-Signature is not base64")
 	}
 	digest := sha256.Sum256(body)
-	if rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], sig) != nil {
-		return unauthenticated("Content-Signature does not match the body")
+	for _, pub := range pubs {
+		if rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], sig) == nil {
+			return nil
+		}
 	}
-	return nil
+	return unauthenticated("Content-Signature does not match the body")
 }
 
 // checkBasic checks Authorization: Basic base64(shop_id:secret_key). Both
@@ -99,7 +113,8 @@ func (p *Provider) checkBasic(h http.Header) error {
 // Mapping: type payment → Object payment, status → canonical (status.go),
 // event payment.<status> (none for requires_action/unknown); type refund →
 // Object refund, PaymentRef parent_uid, refund.<status>; any other type is
-// acknowledged without an event. With a signature the whole body is
+// acknowledged without an event. At is the transaction's updated_at (else
+// created_at) and MaxAge notificationWindow. With a signature the whole body is
 // signed, so every claim is SignedBody. With Basic only the sender is
 // authenticated, by the same credentials every API call carries: every
 // claim is Unsigned, so the host fetches the status from PaySage before
@@ -129,6 +144,8 @@ func (p *Provider) VerifyNotification(n *providers.IncomingNotification) (*provi
 		ProviderStatus:  t.Status,
 		ProviderMessage: clip(t.message()),
 		Trust:           claims(signed),
+		At:              t.stated(),
+		MaxAge:          notificationWindow,
 		EventKey:        eventKey(t.UID, t.Status, n.Body),
 		ProviderEvent:   providerEvent(n.Body),
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddy-payments/caddy-payments/providers"
 )
@@ -238,5 +240,69 @@ func TestNonPaymentTypesHaveNoEvent(t *testing.T) {
 	in.Body = []byte(`{"transaction":{"uid":"u1","type":"payment","status":"pending","amount":1,"currency":"EUR"}}`)
 	if n, err := p.VerifyNotification(in); err != nil || n.EventType != "" || n.Status != "requires_action" {
 		t.Fatalf("%+v %v", n, err)
+	}
+}
+
+// Several public keys (issue 10 item 6): a Content-Signature made by the
+// old key or the new one verifies, one by neither does not.
+func TestSeveralPublicKeys(t *testing.T) {
+	newKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKIXPublicKey(&newKey.PublicKey)
+	p := &Provider{ShopID: testShopID, SecretKey: testSecret, Endpoint: "https://api.paysage.io",
+		PublicKey: Keys{base64.StdEncoding.EncodeToString(der), testPublicKey(t)}}
+	if err := p.Provision(caddyCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	body := readFile(t, "notifications/payment_successful.json")
+	sign := func(k *rsa.PrivateKey) string {
+		sum := sha256.Sum256(body)
+		sig, err := rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, sum[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return base64.StdEncoding.EncodeToString(sig)
+	}
+	stranger, _ := rsa.GenerateKey(rand.Reader, 2048)
+	for name, c := range map[string]struct {
+		key *rsa.PrivateKey
+		ok  bool
+	}{"new key": {newKey, true}, "old key": {testPrivateKey(t), true}, "another key": {stranger, false}} {
+		h := http.Header{"Content-Signature": {sign(c.key)}}
+		n, err := p.VerifyNotification(&providers.IncomingNotification{Method: "POST", Header: h, Body: body})
+		switch {
+		case c.ok && (err != nil || n.Trust.Status != providers.SignedBody):
+			t.Errorf("%s: %v", name, err)
+		case !c.ok && !errors.Is(err, providers.ErrUnauthenticated):
+			t.Errorf("%s: accepted (%v)", name, err)
+		}
+	}
+}
+
+// The notification states when its news happened (updated_at, signed with
+// the body) and PaySage's retry window (issue 10 item 5).
+func TestNotificationTime(t *testing.T) {
+	p := newProvider(t, "https://api.paysage.io")
+	n, err := p.VerifyNotification(note(t, "payment_successful", true, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !n.At.Equal(time.Date(2025, 4, 7, 9, 52, 10, 0, time.UTC)) || n.MaxAge != 72*time.Hour || n.Trust.Time != providers.SignedBody {
+		t.Fatalf("At %v MaxAge %v Time %v", n.At, n.MaxAge, n.Trust.Time)
+	}
+	if n.Fresh(n.At.Add(71*time.Hour)) != true || n.Fresh(n.At.Add(73*time.Hour)) != false {
+		t.Fatal("the window is not applied")
+	}
+	// Without a signature the time is a claim like any other.
+	n, err = p.VerifyNotification(note(t, "payment_successful", false, goodBasic))
+	if err != nil || n.Trust.Time != providers.Unsigned || !n.Fresh(n.At.Add(1000*time.Hour)) {
+		t.Fatalf("%+v %v", n, err)
+	}
+	// created_at when there is no updated_at.
+	tx := transaction{CreatedAt: "2025-04-07T09:49:22+02:00"}
+	if !tx.stated().Equal(time.Date(2025, 4, 7, 7, 49, 22, 0, time.UTC)) {
+		t.Fatalf("stated %v", tx.stated())
 	}
 }

@@ -25,7 +25,7 @@ type wireRefund struct {
 
 // ValidateRefund implements providers.Refunder.
 func (p *Provider) ValidateRefund(req *providers.RefundRequest) error {
-	_, err := buildRefund(req)
+	_, err := p.buildRefund(req)
 	return err
 }
 
@@ -33,8 +33,8 @@ func (p *Provider) ValidateRefund(req *providers.RefundRequest) error {
 // at most the payment (PaySage: "must not exceed the amount of the parent
 // transaction"); the sum of several partial refunds is the host's to
 // enforce, as it holds the refunded total.
-func buildRefund(req *providers.RefundRequest) (*wireRefund, error) {
-	if err := checkAmount("amount", req.Amount, req.Currency); err != nil {
+func (p *Provider) buildRefund(req *providers.RefundRequest) (*wireRefund, error) {
+	if err := p.checkAmount("amount", req.Amount, req.Currency); err != nil {
 		return nil, err
 	}
 	if req.PaymentAmount > 0 && req.Amount > req.PaymentAmount {
@@ -57,9 +57,10 @@ func buildRefund(req *providers.RefundRequest) (*wireRefund, error) {
 }
 
 // Refund implements providers.Refunder: POST /beyag/transactions/refunds.
-// Several partial refunds of one payment are allowed.
+// Several partial refunds of one payment are allowed. A 5xx or unreadable
+// reply is an unknown outcome (see outcomeUnknown).
 func (p *Provider) Refund(ctx context.Context, do providers.Doer, req *providers.RefundRequest) (*providers.Refund, error) {
-	w, err := buildRefund(req)
+	w, err := p.buildRefund(req)
 	if err != nil {
 		return nil, err
 	}
@@ -69,9 +70,13 @@ func (p *Provider) Refund(ctx context.Context, do providers.Doer, req *providers
 	}
 	t, err := transactionReply(reply)
 	if err != nil {
-		return nil, err
+		return nil, outcomeUnknown(err, reply.StatusCode, lookupRefund)
 	}
-	return p.refundFromCreate(req, t)
+	rf, err := p.refundFromCreate(req, t)
+	if err != nil {
+		return nil, outcomeUnknown(err, reply.StatusCode, lookupRefund)
+	}
+	return rf, nil
 }
 
 // refundFromCreate maps the refund reply: successful → succeeded, pending

@@ -3,6 +3,7 @@ package paysage
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/caddy-payments/caddy-payments/providers"
@@ -43,10 +44,36 @@ func TestRefund(t *testing.T) {
 	canonical(t, err, providers.TypeNotFound, "")
 }
 
+// A 5xx or unreadable reply to a refund is an unknown outcome: not
+// retryable, and the merchant is told to look the refund up by reference.
+func TestRefundUnknownOutcome(t *testing.T) {
+	for _, c := range []struct {
+		status int
+		body   string
+	}{
+		{500, `{"message":"Internal error"}`},
+		{502, `<html>bad gateway`},
+		{200, `<html>oops`},
+	} {
+		s := newStub(t, c.status, []byte(c.body))
+		_, err := newProvider(t, s.srv.URL).Refund(context.Background(), doer, refundRequest())
+		e := canonical(t, err, providers.TypeProviderError, "")
+		if e.RequestSent != providers.SentUnknown || e.Retryable || !strings.Contains(e.Message, "reference") {
+			t.Errorf("HTTP %d %s: %+v", c.status, c.body, e)
+		}
+	}
+	// A refusal PaySage states is not unknown.
+	s := newStub(t, 422, []byte(`{"message":"transaction can't be refunded","errors":{"base":["transaction can't be refunded"]}}`))
+	_, err := newProvider(t, s.srv.URL).Refund(context.Background(), doer, refundRequest())
+	if e := canonical(t, err, providers.TypeProviderDeclined, ""); e.RequestSent != providers.SentYes {
+		t.Errorf("a refusal: %+v", e)
+	}
+}
+
 func TestRefundDefaults(t *testing.T) {
 	req := refundRequest()
 	req.Reason, req.Reference = "", ""
-	w, err := buildRefund(req)
+	w, err := (&Provider{}).buildRefund(req)
 	if err != nil {
 		t.Fatal(err)
 	}

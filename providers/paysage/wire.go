@@ -24,6 +24,7 @@ type transaction struct {
 	TrackingID  string          `json:"tracking_id"`
 	Message     string          `json:"message"`
 	CreatedAt   string          `json:"created_at"`
+	UpdatedAt   string          `json:"updated_at"`
 	Test        bool            `json:"test"`
 	Payment     *subStatus      `json:"payment"`
 	Refund      *subStatus      `json:"refund"`
@@ -68,6 +69,16 @@ func (t *transaction) created() time.Time {
 		return time.Time{}
 	}
 	return c.UTC()
+}
+
+// stated is the time the transaction says it last changed: updated_at
+// (PaySage sends a webhook on each change of status, so this is when the
+// webhook's news happened), else created_at; zero when neither parses.
+func (t *transaction) stated() time.Time {
+	if u, err := time.Parse(time.RFC3339, t.UpdatedAt); err == nil {
+		return u.UTC()
+	}
+	return t.created()
 }
 
 // check validates the fields every use relies on: an opaque uid, a
