@@ -482,6 +482,39 @@ func TestRazorpayEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("a replayed genuine webhook: a new event id is the same event, an old one needs a fetch", func(t *testing.T) {
+		captured := func(order string, at time.Time) []byte {
+			return []byte(`{"entity":"event","account_id":"` + rzpAccountID + `","event":"payment.captured","contains":["payment"],"payload":{"payment":{"entity":{"id":"pay_Replayed000001","entity":"payment","amount":2100,"currency":"EUR","status":"captured","order_id":"` + order + `","captured":true,"created_at":` + fmt.Sprint(at.Unix()) + `}}},"created_at":` + fmt.Sprint(at.Unix()) + `}`)
+		}
+		// Older than Razorpay's 24-hour retry window: acknowledged, but
+		// Razorpay (the sandbox) knows of no capture, so nothing is
+		// forwarded and the payment does not move.
+		oldID, oldOrder, _ := createRazorpay(t, "ORD-ROLD", 2100)
+		if code := postWebhook(t, captured(oldOrder, time.Now().Add(-25*time.Hour)), rzpWebhookNow, "evt_old_1"); code != 200 {
+			t.Fatalf("stale webhook: %d", code)
+		}
+		// Within the window the signed body is a fact on its own; re-sent
+		// with a new X-Razorpay-Event-Id it is the same event.
+		newID, newOrder, _ := createRazorpay(t, "ORD-RNEW", 2100)
+		body := captured(newOrder, time.Now())
+		for _, evID := range []string{"evt_new_1", "evt_new_2_replayed"} {
+			if code := postWebhook(t, body, rzpWebhookNow, evID); code != 200 {
+				t.Fatalf("fresh webhook %s: %d", evID, code)
+			}
+		}
+		waitFor(t, "the fresh webhook's payment.succeeded", func() bool { return hasType(eventsOf(t, sh, newID), "payment.succeeded") })
+		time.Sleep(500 * time.Millisecond)
+		if n := len(eventsOf(t, sh, newID)); n != 1 {
+			t.Fatalf("%d events for one webhook sent under two event ids", n)
+		}
+		if n := len(eventsOf(t, sh, oldID)); n != 0 {
+			t.Fatalf("a stale webhook was forwarded on its own (%d events)", n)
+		}
+		if code, got := api(t, "GET", "/payments/"+oldID, testToken, nil); code != 200 || got["status"] != "requires_action" {
+			t.Fatalf("a stale webhook moved the payment: %d %v", code, got)
+		}
+	})
+
 	t.Run("Razorpay limits are checked before sending", func(t *testing.T) {
 		p := razorpayPayment("ORD-"+strings.Repeat("X", 37), 100)
 		code, out := api(t, "POST", "/payments", testToken, p)
