@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"html"
 	"io"
@@ -23,6 +24,8 @@ const (
 	rzpKeySecret    = "rzp-gateway-key-secret"
 	rzpWebhookNow   = "rzp-webhook-secret-current"
 	rzpWebhookOlder = "rzp-webhook-secret-previous"
+	// rzpAccountID is the account the sandbox's webhooks name.
+	rzpAccountID = "acc_SandboxAcct001"
 )
 
 // razorpayGateway starts Caddy in-process with the gateway (two webhook
@@ -54,6 +57,7 @@ http://localhost:9080 {
 			key_id %[1]s
 			key_secret {env.RZP_TEST_KEY_SECRET}
 			webhook_secret {env.RZP_TEST_WH_NOW} {env.RZP_TEST_WH_OLD}
+			account_id %[4]s
 			endpoint http://localhost:9080/sandbox/razorpay
 		}
 		api_token {env.PAYMENTS_TEST_TOKEN}
@@ -64,7 +68,7 @@ http://localhost:9080 {
 	}
 	reverse_proxy %[3]s
 }
-`, rzpKeyID, filepath.Join(t.TempDir(), "state.db"), sh.srv.URL))
+`, rzpKeyID, filepath.Join(t.TempDir(), "state.db"), sh.srv.URL, rzpAccountID))
 	return sh
 }
 
@@ -94,7 +98,32 @@ func createRazorpay(t *testing.T, ref string, amount int64) (id, order, launch s
 	if !strings.HasPrefix(order, "order_") {
 		t.Fatalf("provider_reference %q is not an order id", order)
 	}
+	// The create made the order and no payment attempt on it: the
+	// launch makes the single one (issue 10, item 8).
+	if n := rzpAttempts(t, order); n != 0 {
+		t.Fatalf("the create made %d payment attempts on %s, want none", n, order)
+	}
 	return pay["id"].(string), order, fmt.Sprint(na["url"])
+}
+
+// rzpAttempts asks Razorpay (the sandbox, with the account's API key) how
+// many payment attempts an order has.
+func rzpAttempts(t *testing.T, order string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", gwBase+"/sandbox/razorpay/v1/orders/"+order, nil)
+	req.SetBasicAuth(rzpKeyID, rzpKeySecret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var o struct {
+		Attempts *int `json:"attempts"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&o); err != nil || resp.StatusCode != 200 || o.Attempts == nil {
+		t.Fatalf("order %s at the sandbox: HTTP %d, %v", order, resp.StatusCode, err)
+	}
+	return *o.Attempts
 }
 
 // rzpBrowser is a browser that shows us each redirect instead of following it.
@@ -216,9 +245,12 @@ func TestRazorpayEndToEnd(t *testing.T) {
 		if code != 200 || got["status"] != "succeeded" || got["next_action"] != nil {
 			t.Fatalf("after approve: %d %v", code, got)
 		}
-		// The launch URL works once.
+		// The launch URL works once, and the order holds one attempt.
 		if code, _ := browse(t, launch); code != 404 {
 			t.Fatalf("launch URL reused: %d", code)
+		}
+		if n := rzpAttempts(t, got["provider_reference"].(string)); n != 1 {
+			t.Fatalf("the order holds %d payment attempts, want 1", n)
 		}
 		code, found := api(t, "GET", "/payments?provider=razorpay&reference=ORD-R1", testToken, nil)
 		if code != 200 || found["id"] != id {
@@ -396,12 +428,16 @@ func TestRazorpayEndToEnd(t *testing.T) {
 	})
 
 	t.Run("decline, timeout and garbage on create say whether the request was sent", func(t *testing.T) {
-		code, out := api(t, "POST", "/payments", testToken, razorpayPayment("ORD-RDECL", 1313))
+		// The create is the order create: 1717 has it refused.
+		code, out := api(t, "POST", "/payments", testToken, razorpayPayment("ORD-RDECL", 1717))
 		if code != 402 || errField(out, "type") != "provider_declined" || errField(out, "request_sent") != "yes" {
 			t.Fatalf("decline: %d %v", code, out)
 		}
+		// An order create has no idempotency key: an unknown outcome is
+		// not retryable, and the merchant is sent to look it up.
 		code, out = api(t, "POST", "/payments", testToken, razorpayPayment("ORD-RSLOW", 1212))
-		if code != 504 || errField(out, "request_sent") != "unknown" {
+		if code != 504 || errField(out, "request_sent") != "unknown" || errField(out, "retryable") != false ||
+			!strings.Contains(fmt.Sprint(errField(out, "message")), "by reference") {
 			t.Fatalf("timeout: %d %v", code, out)
 		}
 		code, found := api(t, "GET", "/payments?provider=razorpay&reference=ORD-RSLOW", testToken, nil)
@@ -409,8 +445,73 @@ func TestRazorpayEndToEnd(t *testing.T) {
 			t.Fatalf("the order of a timed-out create is not found by reference: %d %v", code, found)
 		}
 		code, out = api(t, "POST", "/payments", testToken, razorpayPayment("ORD-RGARB", 1111))
-		if code != 502 || errField(out, "request_sent") != "unknown" {
+		if code != 502 || errField(out, "request_sent") != "unknown" || errField(out, "retryable") != false {
 			t.Fatalf("garbage: %d %v", code, out)
+		}
+	})
+
+	t.Run("a bank decline (1313) happens at the launch, the order's one attempt", func(t *testing.T) {
+		id, order, launch := createRazorpay(t, "ORD-RDECL2", 1313)
+		if code, _ := browse(t, launch); code != 402 {
+			t.Fatalf("launch of a declined attempt: %d", code)
+		}
+		waitFor(t, "payment.failed", func() bool { return hasType(eventsOf(t, sh, id), "payment.failed") })
+		code, got := api(t, "GET", "/payments/"+id, testToken, nil)
+		if code != 200 || got["status"] != "failed" || rzpAttempts(t, order) != 1 {
+			t.Fatalf("after the declined launch: %d %v", code, got)
+		}
+	})
+
+	t.Run("INR is accepted", func(t *testing.T) {
+		p := razorpayPayment("ORD-RINR", 50000)
+		p["currency"] = "INR"
+		code, out := api(t, "POST", "/payments", testToken, p)
+		if code != 201 || out["currency"] != "INR" || out["status"] != "requires_action" {
+			t.Fatalf("INR create: %d %v", code, out)
+		}
+	})
+
+	t.Run("a webhook of another account sharing the secret is refused", func(t *testing.T) {
+		id, order, _ := createRazorpay(t, "ORD-RACC", 3000)
+		body := []byte(`{"entity":"event","account_id":"acc_OtherAccount01","event":"payment.captured","contains":["payment"],"payload":{"payment":{"entity":{"id":"pay_OtherAcct00001","entity":"payment","amount":3000,"currency":"EUR","status":"captured","order_id":"` + order + `","captured":true,"created_at":1}}},"created_at":` + fmt.Sprint(time.Now().Unix()) + `}`)
+		if code := postWebhook(t, body, rzpWebhookNow, "evt_other_acc_1"); code != 401 {
+			t.Fatalf("webhook of another account: %d", code)
+		}
+		if len(eventsOf(t, sh, id)) != 0 {
+			t.Fatal("a webhook of another account reached the shop")
+		}
+	})
+
+	t.Run("a replayed genuine webhook: a new event id is the same event, an old one needs a fetch", func(t *testing.T) {
+		captured := func(order string, at time.Time) []byte {
+			return []byte(`{"entity":"event","account_id":"` + rzpAccountID + `","event":"payment.captured","contains":["payment"],"payload":{"payment":{"entity":{"id":"pay_Replayed000001","entity":"payment","amount":2100,"currency":"EUR","status":"captured","order_id":"` + order + `","captured":true,"created_at":` + fmt.Sprint(at.Unix()) + `}}},"created_at":` + fmt.Sprint(at.Unix()) + `}`)
+		}
+		// Older than Razorpay's 24-hour retry window: acknowledged, but
+		// Razorpay (the sandbox) knows of no capture, so nothing is
+		// forwarded and the payment does not move.
+		oldID, oldOrder, _ := createRazorpay(t, "ORD-ROLD", 2100)
+		if code := postWebhook(t, captured(oldOrder, time.Now().Add(-25*time.Hour)), rzpWebhookNow, "evt_old_1"); code != 200 {
+			t.Fatalf("stale webhook: %d", code)
+		}
+		// Within the window the signed body is a fact on its own; re-sent
+		// with a new X-Razorpay-Event-Id it is the same event.
+		newID, newOrder, _ := createRazorpay(t, "ORD-RNEW", 2100)
+		body := captured(newOrder, time.Now())
+		for _, evID := range []string{"evt_new_1", "evt_new_2_replayed"} {
+			if code := postWebhook(t, body, rzpWebhookNow, evID); code != 200 {
+				t.Fatalf("fresh webhook %s: %d", evID, code)
+			}
+		}
+		waitFor(t, "the fresh webhook's payment.succeeded", func() bool { return hasType(eventsOf(t, sh, newID), "payment.succeeded") })
+		time.Sleep(500 * time.Millisecond)
+		if n := len(eventsOf(t, sh, newID)); n != 1 {
+			t.Fatalf("%d events for one webhook sent under two event ids", n)
+		}
+		if n := len(eventsOf(t, sh, oldID)); n != 0 {
+			t.Fatalf("a stale webhook was forwarded on its own (%d events)", n)
+		}
+		if code, got := api(t, "GET", "/payments/"+oldID, testToken, nil); code != 200 || got["status"] != "requires_action" {
+			t.Fatalf("a stale webhook moved the payment: %d %v", code, got)
 		}
 	})
 

@@ -13,7 +13,7 @@ import (
 
 func TestRazorpayMagicValuesListed(t *testing.T) {
 	want := map[string]int64{"1313": rzpMagicDecline, "1212": rzpMagicSlow, "1111": rzpMagicGarbage,
-		"1414": rzpMagicDuplicate, "1515": rzpMagicLateAuth, "1616": rzpMagicRefundFail}
+		"1414": rzpMagicDuplicate, "1515": rzpMagicLateAuth, "1616": rzpMagicRefundFail, "1717": rzpMagicOrderRefuse}
 	seen := map[string]bool{}
 	for _, m := range MagicValues() {
 		if m.Provider != "razorpay" {
@@ -54,11 +54,12 @@ func TestRazorpayMagicDecline(t *testing.T) {
 	}
 }
 
+// The create-outcome magic values act on the order create, the only call
+// the gateway's create makes.
 func TestRazorpayMagicSlowAndGarbage(t *testing.T) {
 	e := newRzpEnv(t, nil) // slow_delay 300ms
 
-	orderID := e.newOrder(t, rzpMagicSlow, "EUR", "m-1212")
-	req, _ := http.NewRequest("POST", e.base+"/v1/payments/create/json", strings.NewReader(paymentBody(orderID, rzpMagicSlow, "EUR", "")))
+	req, _ := http.NewRequest("POST", e.base+"/v1/orders", strings.NewReader(`{"amount":1212,"currency":"EUR","receipt":"m-1212"}`))
 	req.Header.Set("Authorization", basic(rzpTestKeyID, rzpTestKeySecret))
 	req.Header.Set("Content-Type", "application/json")
 	impatient := &http.Client{Timeout: 100 * time.Millisecond}
@@ -66,26 +67,33 @@ func TestRazorpayMagicSlowAndGarbage(t *testing.T) {
 		resp.Body.Close()
 		t.Fatal("the slow magic value answered within 100ms")
 	}
-	// The payment exists although the client gave up.
-	l := e.api(t, "GET", "/v1/orders/"+orderID+"/payments", "").ok(t, "payments")
+	// The order exists although the client gave up.
+	l := e.api(t, "GET", "/v1/orders?receipt=m-1212", "").ok(t, "orders")
 	if l.num("count") != 1 || l.obj["items"].([]any)[0].(map[string]any)["status"] != "created" {
-		t.Fatalf("slow: order payments %s", l.raw)
+		t.Fatalf("slow: orders %s", l.raw)
 	}
 	// A patient client gets the ordinary reply after slow_delay.
 	start := time.Now()
-	orderID2 := e.newOrder(t, rzpMagicSlow, "EUR", "m-1212b")
-	r := e.api(t, "POST", "/v1/payments/create/json", paymentBody(orderID2, rzpMagicSlow, "EUR", "")).ok(t, "slow")
-	if time.Since(start) < 300*time.Millisecond || r.str("razorpay_payment_id") == "" {
+	r := e.api(t, "POST", "/v1/orders", `{"amount":1212,"currency":"EUR","receipt":"m-1212b"}`).ok(t, "slow")
+	if time.Since(start) < 300*time.Millisecond || !strings.HasPrefix(r.str("id"), "order_") {
 		t.Fatalf("slow reply after %v: %s", time.Since(start), r.raw)
 	}
 
-	orderID3 := e.newOrder(t, rzpMagicGarbage, "EUR", "m-1111")
-	g := e.api(t, "POST", "/v1/payments/create/json", paymentBody(orderID3, rzpMagicGarbage, "EUR", ""))
+	g := e.api(t, "POST", "/v1/orders", `{"amount":1111,"currency":"EUR","receipt":"m-1111"}`)
 	if g.status != 200 || string(g.raw) != "<html>oops" {
 		t.Fatalf("garbage: HTTP %d %q", g.status, g.raw)
 	}
-	if l := e.api(t, "GET", "/v1/orders/"+orderID3+"/payments", "").ok(t, "payments"); l.num("count") != 0 {
-		t.Fatalf("garbage created a payment: %s", l.raw)
+	if l := e.api(t, "GET", "/v1/orders?receipt=m-1111", "").ok(t, "orders"); l.num("count") != 0 {
+		t.Fatalf("garbage created an order: %s", l.raw)
+	}
+
+	refused := e.api(t, "POST", "/v1/orders", `{"amount":1717,"currency":"EUR","receipt":"m-1717"}`)
+	em := wantError(t, refused, 400, "")
+	if em["code"] != "BAD_REQUEST_ERROR" || em["source"] != "business" || em["reason"] != "NA" {
+		t.Fatalf("refused order: %s", refused.raw)
+	}
+	if l := e.api(t, "GET", "/v1/orders?receipt=m-1717", "").ok(t, "orders"); l.num("count") != 0 {
+		t.Fatalf("a refused order was created: %s", l.raw)
 	}
 }
 

@@ -27,6 +27,16 @@ func (rz *razorpay) createOrder(w http.ResponseWriter, r *http.Request) error {
 	if e != nil {
 		return rzpWriteError(w, e)
 	}
+	switch o.Amount {
+	case rzpMagicGarbage:
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusOK)
+		_, err := w.Write([]byte("<html>oops"))
+		return err
+	case rzpMagicOrderRefuse:
+		return rzpWriteError(w, &rzpError{status: http.StatusBadRequest, code: "BAD_REQUEST_ERROR",
+			description: "The order could not be created for this account.", source: "business", step: "payment_initiation", reason: "NA"})
+	}
 	rz.mu.Lock()
 	for {
 		o.ID = rzpID("order")
@@ -38,6 +48,13 @@ func (rz *razorpay) createOrder(w http.ResponseWriter, r *http.Request) error {
 	rz.orderList = append(rz.orderList, o)
 	ent := o.entity()
 	rz.mu.Unlock()
+	if o.Amount == rzpMagicSlow {
+		// The order exists already: a client that gave up finds it with
+		// GET /v1/orders?receipt=.
+		if !rz.env.sleep(r.Context(), rz.env.slowDelay) {
+			return nil
+		}
+	}
 	return rzpWriteJSON(w, http.StatusOK, ent)
 }
 

@@ -55,13 +55,6 @@ func (rz *razorpay) createPayment(w http.ResponseWriter, r *http.Request, redire
 	if e != nil {
 		return rzpWriteError(w, e)
 	}
-	if !redirect && in.amount == rzpMagicGarbage {
-		w.Header().Set("Content-Type", "text/html")
-		w.WriteHeader(http.StatusOK)
-		_, err := w.Write([]byte("<html>oops"))
-		return err
-	}
-
 	rz.mu.Lock()
 	o := rz.orders[in.orderID]
 	if e := rzpOrderAccepts(o, in); e != nil {
@@ -105,13 +98,6 @@ func (rz *razorpay) createPayment(w http.ResponseWriter, r *http.Request, redire
 	}
 	if redirect {
 		return rzpProcessingPage(w, rz.checkoutURL(r, p))
-	}
-	if in.amount == rzpMagicSlow {
-		// The payment exists already: a client that gave up finds it with
-		// GET /v1/orders/<id>/payments, as Razorpay's retry guide advises.
-		if !rz.env.sleep(r.Context(), rz.env.slowDelay) {
-			return nil
-		}
 	}
 	return rzpWriteJSON(w, http.StatusOK, rzpCreateReply{
 		PaymentID: p.ID,

@@ -178,7 +178,9 @@ func TestConformance(t *testing.T) {
 				GatewayReturnURL: "https://gw.example/returns/razorpay",
 			}
 		},
-		Decline:     func(r *providers.CreatePayment) { r.Amount = 1313 },
+		// The create makes only the order: its decline is the order refused
+		// (1717); the bank decline (1313) happens at the launch.
+		Decline:     func(r *providers.CreatePayment) { r.Amount = 1717 },
 		Garbage:     func(r *providers.CreatePayment) { r.Amount = 1111 },
 		Slow:        func(r *providers.CreatePayment) { r.Amount = 1212 },
 		SlowTimeout: 500 * time.Millisecond,

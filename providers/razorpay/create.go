@@ -24,8 +24,15 @@ var (
 // ValidatePayment implements providers.Provider: Razorpay's own limits,
 // checked before anything is sent.
 func (p *Provider) ValidatePayment(req *providers.CreatePayment) error {
-	if !contains(currencies, req.Currency) {
-		return providers.Invalid("currency", "currency must be one of %v for Trustly on Razorpay", currencies)
+	caps := p.Capabilities()
+	if !contains(caps.Currencies, req.Currency) {
+		return providers.Invalid("currency", "currency must be one of %v for this Razorpay account", caps.Currencies)
+	}
+	if req.Currency == "INR" && req.Amount < minINR {
+		return providers.Invalid("amount", "amount must be at least %d (INR 1.00, Razorpay's minimum)", minINR)
+	}
+	if c := req.Customer.Country; c != "" && !contains(caps.Countries, c) {
+		return providers.Invalid("customer.country", "customer.country must be one of %v for this Razorpay account", caps.Countries)
 	}
 	if len(req.Reference) > maxReceipt || !isASCII(req.Reference) {
 		return providers.Invalid("reference", "reference must be at most %d ASCII characters (it is Razorpay's order receipt)", maxReceipt)
@@ -107,71 +114,41 @@ func notes(m map[string]string) map[string]string {
 	return out
 }
 
-// CreatePayment implements providers.Provider: POST /v1/orders, then
-// POST /v1/payments/create/json on that order.
+// CreatePayment implements providers.Provider: POST /v1/orders, and
+// nothing else. The order is the canonical payment (its id is the
+// provider reference); the single payment attempt on it is made by Launch
+// when the customer's browser opens the launch URL (see the package doc:
+// one attempt per order). The payment answers requires_action and
+// carries LaunchData, the body of that attempt (no secret), which the
+// host turns into the one-time launch URL of next_action.
 //
-// A failure of the second call happens after an order exists (findable by
-// reference), so its error never says request_sent "no": a payment call
-// that certainly did not reach Razorpay says "yes" (the order was sent)
-// and is retryable; one whose outcome is unknown stays "unknown".
+// Razorpay's order create has no idempotency key (reference §10), so a
+// reply that leaves the outcome unknown (5xx, timeout, unreadable) is
+// request_sent "unknown" and not retryable: the merchant looks the
+// payment up by reference before creating it again.
 func (p *Provider) CreatePayment(ctx context.Context, do providers.Doer, req *providers.CreatePayment) (*providers.Payment, error) {
 	var o order
 	if _, err := p.call(ctx, do, request{method: http.MethodPost, path: "/v1/orders", body: buildOrder(req), fields: createFields}, &o); err != nil {
-		return nil, err
+		return nil, notIdempotent(err, "look the payment up by reference (GET /payments?reference=…) before creating it again")
 	}
 	if !orderIDRe.MatchString(o.ID) {
-		return nil, providers.Garbage("the order reply has no valid order id")
+		return nil, notIdempotent(providers.Garbage("the order reply has no valid order id"), "look the payment up by reference (GET /payments?reference=…) before creating it again")
 	}
 	if o.Amount != req.Amount || o.Currency != req.Currency {
-		return nil, providers.Garbage("the order reply has another amount or currency than requested")
+		return nil, notIdempotent(providers.Garbage("the order reply has another amount or currency than requested"), "look the payment up by reference (GET /payments?reference=…) before creating it again")
 	}
-	body := buildPayment(req, o.ID)
-	var cr createReply
-	if _, err := p.call(ctx, do, request{method: http.MethodPost, path: "/v1/payments/create/json", body: body, fields: createFields}, &cr); err != nil {
-		e := providers.AsError(err)
-		if e.RequestSent == providers.SentNo {
-			e.RequestSent = providers.SentYes
-			e.Retryable = true
-			e.Message += " (the Razorpay order was created; find the payment by reference)"
-		}
-		return nil, e
-	}
-	if !paymentIDRe.MatchString(cr.PaymentID) {
-		return nil, providers.Garbage("the payment reply has no valid razorpay_payment_id")
+	data, err := json.Marshal(buildPayment(req, o.ID))
+	if err != nil {
+		return nil, providers.Internal("could not encode the launch data")
 	}
 	pay := p.newPayment(&o)
 	pay.Reference = req.Reference
 	pay.Status = providers.StatusRequiresAction
-	pay.ProviderStatus = "created"
-	if a := redirectAction(cr.Next); a != nil {
-		pay.NextAction = a
-		return pay, nil
-	}
-	data, err := json.Marshal(body)
-	if err != nil {
-		return nil, providers.Internal("could not encode the launch data")
-	}
+	pay.ProviderStatus = "order:created"
 	pay.LaunchData = string(data)
-	// The host replaces this with the launch URL; poll is what the reply
-	// itself offers (Razorpay's poll URL is not for the merchant).
+	// The host replaces this with the launch URL.
 	pay.NextAction = &providers.NextAction{Type: "poll"}
 	return pay, nil
-}
-
-// redirectAction returns the first "redirect" next action with an
-// absolute http(s) URL, or nil.
-func redirectAction(next []nextAction) *providers.NextAction {
-	for _, a := range next {
-		if a.Action != "redirect" {
-			continue
-		}
-		u, err := url.Parse(a.URL)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			continue
-		}
-		return &providers.NextAction{Type: "redirect", Method: http.MethodGet, URL: a.URL}
-	}
-	return nil
 }
 
 // maxCreatedAt is 9999-12-31T23:59:59Z, the last second a time.Time

@@ -11,12 +11,14 @@ import (
 	"github.com/caddy-payments/caddy-payments/providers"
 )
 
-// Canonical → both wire bodies, exact JSON, plus the transport facts
-// (paths, Basic auth, content type).
+// Canonical → the order body (exact JSON) and the launch data, plus the
+// transport facts (path, Basic auth, content type). One attempt per order
+// (issue 10, item 8): the create makes the order and nothing else, and
+// the launch makes the order's single payment attempt.
 func TestCreatePaymentWire(t *testing.T) {
 	s := newScripted(t, map[string]canned{
-		"POST /v1/orders":               {200, string(fixture(t, "replies/order_created.json")), ""},
-		"POST /v1/payments/create/json": {200, string(fixture(t, "replies/create_json_trustly.json")), ""},
+		"POST /v1/orders":                   {200, string(fixture(t, "replies/order_created.json")), ""},
+		"POST /v1/payments/create/redirect": {200, "<html>Processing, Please Wait…</html>", "text/html"},
 	})
 	p := testProvider(t, s.srv.URL)
 	req := productExample()
@@ -28,90 +30,83 @@ func TestCreatePaymentWire(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := s.requests()
-	if len(got) != 2 || got[0].path != "/v1/orders" || got[1].path != "/v1/payments/create/json" {
-		t.Fatalf("calls = %+v", got)
+	if len(got) != 1 || got[0].method != "POST" || got[0].path != "/v1/orders" {
+		t.Fatalf("calls = %+v, want only POST /v1/orders (no payment attempt at create)", got)
 	}
 	golden(t, "order_request.golden.json", got[0].body)
-	golden(t, "payment_request.golden.json", got[1].body)
 	wantAuth := "Basic " + base64.StdEncoding.EncodeToString([]byte(testKeyID+":"+testKeySecret))
-	for _, r := range got {
-		if r.header.Get("Authorization") != wantAuth {
-			t.Errorf("%s: Authorization = %q", r.path, r.header.Get("Authorization"))
-		}
-		if r.header.Get("Content-Type") != "application/json" {
-			t.Errorf("%s: Content-Type = %q", r.path, r.header.Get("Content-Type"))
-		}
+	if got[0].header.Get("Authorization") != wantAuth || got[0].header.Get("Content-Type") != "application/json" {
+		t.Errorf("headers = %v", got[0].header)
 	}
 
-	// The documented reply (§3.4, poll only) → LaunchData, no customer URL.
+	// requires_action on the order, with the launch data of its attempt.
 	if pay.ProviderReference != "order_RB58MiP5SPFYyM" || pay.Reference != "ORD-1001" || pay.Amount != 1999 ||
-		pay.Currency != "EUR" || pay.Status != providers.StatusRequiresAction || !pay.Test || pay.Object != "payment" {
+		pay.Currency != "EUR" || pay.Status != providers.StatusRequiresAction || pay.ProviderStatus != "order:created" ||
+		!pay.Test || pay.Object != "payment" {
 		t.Fatalf("payment = %+v", pay)
 	}
 	if pay.NextAction == nil || pay.NextAction.Type != "poll" || pay.NextAction.URL != "" {
-		t.Fatalf("next action = %+v (Razorpay's poll URL must not reach the merchant)", pay.NextAction)
+		t.Fatalf("next action = %+v (the host puts the launch URL here)", pay.NextAction)
 	}
-	if pay.LaunchData != got[1].body {
-		t.Fatalf("launch data = %s, want the create body", pay.LaunchData)
-	}
+	golden(t, "payment_request.golden.json", pay.LaunchData)
 	if strings.Contains(pay.LaunchData, testKeySecret) || pay.CreatedAt.Unix() != 1756455561 {
 		t.Fatalf("launch data / created_at wrong: %+v", pay)
 	}
-}
 
-// A reply with a redirect action (documented for netbanking) is used as is.
-func TestCreatePaymentRedirectAction(t *testing.T) {
-	s := newScripted(t, map[string]canned{
-		"POST /v1/orders":               {200, string(fixture(t, "replies/order_created.json")), ""},
-		"POST /v1/payments/create/json": {200, string(fixture(t, "replies/create_json_redirect.json")), ""},
-	})
-	pay, err := testProvider(t, s.srv.URL).CreatePayment(context.Background(), doer(), productExample())
-	if err != nil {
+	// The launch is the order's one attempt.
+	if _, err := p.Launch(context.Background(), doer(), pay.LaunchData, nil); err != nil {
 		t.Fatal(err)
 	}
-	if pay.LaunchData != "" || pay.NextAction == nil || pay.NextAction.Type != "redirect" || pay.NextAction.Method != "GET" ||
-		pay.NextAction.URL != "https://api.razorpay.com/v1/payments/FVptEs3cSWX1fs/authorize" {
-		t.Fatalf("payment = %+v, next = %+v", pay, pay.NextAction)
+	got = s.requests()
+	if len(got) != 2 || got[1].path != "/v1/payments/create/redirect" || !strings.Contains(got[1].body, `"order_id":"order_RB58MiP5SPFYyM"`) {
+		t.Fatalf("calls = %+v, want the order then one create/redirect on it", got)
 	}
 }
 
-// failSecond is a Doer whose second call fails before anything is sent.
-type failSecond struct {
-	inner providers.Doer
-	n     int
+// timeoutAfterSend is a Doer whose call reached the provider but got no
+// answer in time.
+type timeoutAfterSend struct{}
+
+func (timeoutAfterSend) Do(context.Context, *http.Request) (*providers.Reply, error) {
+	return nil, &providers.Error{Type: providers.TypeProviderUnreachable, Code: "provider_timeout", Message: "the provider did not answer in time; the outcome is unknown", RequestSent: providers.SentUnknown, Retryable: true, Timeout: true}
 }
 
-func (d *failSecond) Do(ctx context.Context, r *http.Request) (*providers.Reply, error) {
-	d.n++
-	if d.n == 2 {
-		return nil, &providers.Error{Type: providers.TypeProviderUnreachable, Code: "provider_unreachable", Message: "refused", RequestSent: providers.SentNo, Retryable: true}
-	}
-	return d.inner.Do(ctx, r)
+// notSent is a Doer whose call never left.
+type notSent struct{}
+
+func (notSent) Do(context.Context, *http.Request) (*providers.Reply, error) {
+	return nil, &providers.Error{Type: providers.TypeProviderUnreachable, Code: "provider_unreachable", Message: "refused", RequestSent: providers.SentNo, Retryable: true}
 }
 
-// A failure between the two calls: the order exists, so request_sent is
-// never "no".
-func TestCreatePaymentSecondCallFails(t *testing.T) {
+// The order create has no idempotency key (reference §10): an unknown
+// outcome (5xx, unreadable, timeout after sending) is request_sent
+// unknown, not retryable, and says to look the payment up by reference
+// (issue 10, item 10); answers that say nothing happened stay retryable.
+func TestCreatePaymentOrderFails(t *testing.T) {
 	order := string(fixture(t, "replies/order_created.json"))
+	const lookup = "look the payment up by reference"
 	cases := map[string]struct {
 		reply    canned
 		typ      string
 		sent     string
 		retry    bool
 		provCode string
+		msg      string
 	}{
-		"decline": {canned{400, `{"error":{"code":"BAD_REQUEST_ERROR","description":"Payment failed","source":"bank","step":"payment_initiation","reason":"payment_failed","metadata":{}}}`, ""},
-			providers.TypeProviderDeclined, providers.SentYes, false, "BAD_REQUEST_ERROR"},
 		"server error": {canned{500, `{"error":{"code":"SERVER_ERROR","description":"We are facing some trouble completing your request at the moment. Please try again shortly.","source":"NA","step":"NA","reason":"NA","metadata":{}}}`, ""},
-			providers.TypeProviderError, providers.SentUnknown, true, "SERVER_ERROR"},
-		"garbage":       {canned{200, "<html>oops", "text/html"}, providers.TypeProviderError, providers.SentUnknown, false, ""},
-		"no payment id": {canned{200, `{"next":[]}`, ""}, providers.TypeProviderError, providers.SentUnknown, false, ""},
-		"route missing": {canned{404, `{"message":"no Route matched with those values"}`, ""}, providers.TypeProviderError, providers.SentUnknown, false, "http_404"},
-		"rate limited":  {canned{429, `{"error":{"code":"BAD_REQUEST_ERROR","description":"Too many requests","source":"NA","step":"NA","reason":"NA","metadata":{}}}`, ""}, providers.TypeProviderError, providers.SentYes, true, "BAD_REQUEST_ERROR"},
+			providers.TypeProviderError, providers.SentUnknown, false, "SERVER_ERROR", lookup},
+		"bad gateway":   {canned{502, "<html>bad gateway</html>", "text/html"}, providers.TypeProviderError, providers.SentUnknown, false, "http_502", lookup},
+		"garbage":       {canned{200, "<html>oops", "text/html"}, providers.TypeProviderError, providers.SentUnknown, false, "", lookup},
+		"no order id":   {canned{200, `{"entity":"order","amount":1999,"currency":"EUR"}`, ""}, providers.TypeProviderError, providers.SentUnknown, false, "", lookup},
+		"other amount":  {canned{200, strings.Replace(order, `"amount":1999`, `"amount":1000`, 1), ""}, providers.TypeProviderError, providers.SentUnknown, false, "", lookup},
+		"route missing": {canned{404, `{"message":"no Route matched with those values"}`, ""}, providers.TypeProviderError, providers.SentUnknown, false, "http_404", lookup},
+		"rate limited":  {canned{429, `{"error":{"code":"BAD_REQUEST_ERROR","description":"Too many requests","source":"NA","step":"NA","reason":"NA","metadata":{}}}`, ""}, providers.TypeProviderError, providers.SentYes, true, "BAD_REQUEST_ERROR", ""},
+		"refused": {canned{400, `{"error":{"code":"BAD_REQUEST_ERROR","description":"The amount must be at least INR 1.00","source":"business","step":"payment_initiation","reason":"input_validation_failed","metadata":{},"field":"amount"}}`, ""},
+			providers.TypeInvalidRequest, providers.SentYes, false, "BAD_REQUEST_ERROR", ""},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			s := newScripted(t, map[string]canned{"POST /v1/orders": {200, order, ""}, "POST /v1/payments/create/json": c.reply})
+			s := newScripted(t, map[string]canned{"POST /v1/orders": c.reply})
 			_, err := testProvider(t, s.srv.URL).CreatePayment(context.Background(), doer(), productExample())
 			e := canonical(t, err, c.typ, "", c.sent)
 			if e.Retryable != c.retry {
@@ -120,28 +115,26 @@ func TestCreatePaymentSecondCallFails(t *testing.T) {
 			if c.provCode != "" && (e.ProviderCode == nil || *e.ProviderCode != c.provCode) {
 				t.Errorf("provider code = %v", e.ProviderCode)
 			}
+			if !strings.Contains(e.Message, c.msg) {
+				t.Errorf("message %q does not say %q", e.Message, c.msg)
+			}
+			if n := len(s.requests()); n != 1 {
+				t.Errorf("%d calls, want the order only", n)
+			}
 		})
 	}
-	t.Run("not sent", func(t *testing.T) {
-		s := newScripted(t, map[string]canned{"POST /v1/orders": {200, order, ""}})
-		_, err := testProvider(t, s.srv.URL).CreatePayment(context.Background(), &failSecond{inner: doer()}, productExample())
-		e := canonical(t, err, providers.TypeProviderUnreachable, "", providers.SentYes)
-		if !e.Retryable || !strings.Contains(e.Message, "find the payment by reference") {
+	t.Run("timeout after sending", func(t *testing.T) {
+		_, err := testProvider(t, "http://127.0.0.1:1").CreatePayment(context.Background(), timeoutAfterSend{}, productExample())
+		e := canonical(t, err, providers.TypeProviderUnreachable, "", providers.SentUnknown)
+		if e.Retryable || !e.Timeout || !strings.Contains(e.Message, lookup) {
 			t.Errorf("error = %+v", e)
 		}
 	})
-	t.Run("order refused", func(t *testing.T) {
-		s := newScripted(t, map[string]canned{"POST /v1/orders": {400, `{"error":{"code":"BAD_REQUEST_ERROR","description":"The amount must be at least INR 1.00","source":"business","step":"payment_initiation","reason":"input_validation_failed","metadata":{},"field":"amount"}}`, ""}})
-		_, err := testProvider(t, s.srv.URL).CreatePayment(context.Background(), doer(), productExample())
-		canonical(t, err, providers.TypeInvalidRequest, "amount", providers.SentYes)
-		if n := len(s.requests()); n != 1 {
-			t.Errorf("%d calls after a refused order", n)
+	t.Run("not sent", func(t *testing.T) {
+		_, err := testProvider(t, "http://127.0.0.1:1").CreatePayment(context.Background(), notSent{}, productExample())
+		if e := canonical(t, err, providers.TypeProviderUnreachable, "", providers.SentNo); !e.Retryable {
+			t.Errorf("error = %+v", e)
 		}
-	})
-	t.Run("order reply for another amount", func(t *testing.T) {
-		s := newScripted(t, map[string]canned{"POST /v1/orders": {200, strings.Replace(order, `"amount":1999`, `"amount":1000`, 1), ""}})
-		_, err := testProvider(t, s.srv.URL).CreatePayment(context.Background(), doer(), productExample())
-		canonical(t, err, providers.TypeProviderError, "", providers.SentUnknown)
 	})
 }
 
@@ -158,7 +151,9 @@ func TestValidatePaymentLimits(t *testing.T) {
 		"phone 16":      {func(r *providers.CreatePayment) { r.Customer.Phone = "+461234567890123" }, "customer.phone"},
 		"phone missing": {func(r *providers.CreatePayment) { r.Customer.Phone = "" }, "customer.phone"},
 		"ip missing":    {func(r *providers.CreatePayment) { r.Customer.IP = "" }, "customer.ip"},
-		"currency INR":  {func(r *providers.CreatePayment) { r.Currency = "INR" }, "currency"},
+		"currency USD":  {func(r *providers.CreatePayment) { r.Currency = "USD" }, "currency"},
+		"INR below 1":   {func(r *providers.CreatePayment) { r.Currency, r.Amount = "INR", 99 }, "amount"},
+		"country US":    {func(r *providers.CreatePayment) { r.Customer.Country = "US" }, "customer.country"},
 		"16 notes": {func(r *providers.CreatePayment) {
 			r.Metadata = map[string]string{}
 			for i := 0; i < 16; i++ {
@@ -181,6 +176,46 @@ func TestValidatePaymentLimits(t *testing.T) {
 	ok.Metadata = map[string]string{"k": strings.Repeat("é", 256)}
 	if err := p.ValidatePayment(ok); err != nil {
 		t.Fatalf("at the limits: %v", err)
+	}
+	// INR is a default currency (issue 10, item 9): Razorpay's Trustly
+	// sample and the seed's order are INR.
+	inr := productExample()
+	inr.Currency, inr.Amount = "INR", 100
+	if err := p.ValidatePayment(inr); err != nil {
+		t.Fatalf("INR 1.00: %v", err)
+	}
+}
+
+// currencies and countries replace the defaults, in the capabilities and
+// in what ValidatePayment accepts.
+func TestOverrides(t *testing.T) {
+	p := &Provider{KeyID: testKeyID, KeySecret: testKeySecret, WebhookSecrets: []string{testWebhook},
+		Overrides: providers.Overrides{Currencies: []string{"USD", "INR"}, Countries: []string{"US"}}}
+	if err := p.Provision(caddyCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	caps := p.Capabilities()
+	if strings.Join(caps.Currencies, " ") != "USD INR" || strings.Join(caps.Countries, " ") != "US" {
+		t.Fatalf("capabilities = %v %v", caps.Currencies, caps.Countries)
+	}
+	req := productExample()
+	canonical(t, p.ValidatePayment(req), providers.TypeInvalidRequest, "currency", providers.SentNo)
+	req.Currency = "USD"
+	canonical(t, p.ValidatePayment(req), providers.TypeInvalidRequest, "customer.country", providers.SentNo)
+	req.Customer.Country = "US"
+	if err := p.ValidatePayment(req); err != nil {
+		t.Fatal(err)
+	}
+	bad := &Provider{KeyID: testKeyID, KeySecret: testKeySecret, WebhookSecrets: []string{testWebhook},
+		Overrides: providers.Overrides{Currencies: []string{"XYZ"}}}
+	if err := bad.Provision(caddyCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "currencies") {
+		t.Fatalf("unknown currency accepted: %v", err)
 	}
 }
 
@@ -214,6 +249,16 @@ func TestLaunch(t *testing.T) {
 	s.mu.Unlock()
 	_, err = p.Launch(context.Background(), doer(), data, nil)
 	canonical(t, err, providers.TypeProviderDeclined, "", providers.SentYes)
+
+	// A payment create has no idempotency: an unknown outcome is not
+	// retryable (issue 10, item 10).
+	s.mu.Lock()
+	s.replies["POST /v1/payments/create/redirect"] = canned{503, `{"error":{"code":"SERVER_ERROR","description":"We are facing some trouble completing your request at the moment. Please try again shortly.","source":"NA","step":"NA","reason":"NA","metadata":{}}}`, ""}
+	s.mu.Unlock()
+	_, err = p.Launch(context.Background(), doer(), data, nil)
+	if e := canonical(t, err, providers.TypeProviderError, "", providers.SentUnknown); e.Retryable || !strings.Contains(e.Message, "GET /payments/{id}") {
+		t.Fatalf("5xx on the launch: %+v", e)
+	}
 }
 
 func mustJSON(v any) string {

@@ -61,7 +61,8 @@ func canonicalField(field string, fields map[string]string) string {
 //   - 409: a refund with the same idempotency key is still being processed
 //     (retryable; outcome unknown);
 //   - 429: rate limited, nothing done (retryable);
-//   - 5xx: transient; for a create the outcome is unknown (retryable);
+//   - 5xx: the outcome is unknown (retryable for reads; the calls that
+//     move money or create objects go through notIdempotent);
 //   - 400 with an envelope naming a field, or reason
 //     input_validation_failed / extra_field_sent: invalid_request with the
 //     canonical field; "does not exist": not_found; any other 4xx
@@ -126,4 +127,21 @@ func replyError(reply *providers.Reply, fields map[string]string) *providers.Err
 		return e
 	}
 	return providers.Declined(code, desc)
+}
+
+// notIdempotent adjusts the error of a call that creates something and
+// that Razorpay offers no idempotency for (order create, payment create,
+// a refund without X-Refund-Idempotency; reference §10): when the outcome
+// is unknown (a 5xx, an unreadable reply, a timeout after the request was
+// sent), repeating the call could create a second order, attempt or
+// refund, so the error is not retryable and tells the merchant how to
+// find out what happened first. Other errors pass unchanged.
+func notIdempotent(err error, lookup string) error {
+	e := providers.AsError(err)
+	if e.RequestSent != providers.SentUnknown {
+		return e
+	}
+	e.Retryable = false
+	e.Message += "; Razorpay may have acted on it and a repeat is not safe: " + lookup
+	return e
 }

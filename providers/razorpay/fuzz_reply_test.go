@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -100,10 +99,6 @@ type (
 		Receipt   string      `json:"receipt"`
 		Status    string      `json:"status"`
 		CreatedAt json.Number `json:"created_at"`
-	}
-	wireCreate struct {
-		PaymentID string       `json:"razorpay_payment_id"`
-		Next      []nextAction `json:"next"`
 	}
 	wireList[T any] struct {
 		Items []T `json:"items"`
@@ -484,24 +479,18 @@ func FuzzFindPayment(f *testing.F) {
 	})
 }
 
-// FuzzCreatePayment feeds any order reply and create/json reply (both 200)
-// to CreatePayment of the product example: an error is
-// invalid_provider_reply; a payment is the replied order with exactly the
-// requested amount and currency, requires_action, and either the first
-// absolute http(s) redirect of the reply or poll with the launch data.
+// FuzzCreatePayment feeds any order reply (200) to CreatePayment of the
+// product example: an error is invalid_provider_reply; a payment is the
+// replied order with exactly the requested amount and currency,
+// requires_action, poll with the launch data, after exactly one call (the
+// order: the single payment attempt is Launch's).
 func FuzzCreatePayment(f *testing.F) {
-	order := replyFixture(f, "order_created.json")
-	f.Add(order, replyFixture(f, "create_json_trustly.json"))
-	f.Add(order, replyFixture(f, "create_json_redirect.json"))
-	f.Add(order, []byte(`{"razorpay_payment_id":"pay_FVptEVkDdNzFx8","next":[{"action":"redirect","url":"/relative"},{"action":"redirect","url":"javascript:alert(1)"},{"action":"redirect","url":"https://api.razorpay.com/v1/payments/x/authorize"}]}`))
-	f.Fuzz(func(t *testing.T, orderReply, createReply []byte) {
+	f.Add(replyFixture(f, "order_created.json"))
+	f.Fuzz(func(t *testing.T, orderReply []byte) {
 		run := func() (*providers.Payment, error, []string) {
 			d := &memDoer{answer: func(method, path string) (int, []byte) {
-				switch method + " " + path {
-				case "POST /v1/orders":
+				if method+" "+path == "POST /v1/orders" {
 					return http.StatusOK, orderReply
-				case "POST /v1/payments/create/json":
-					return http.StatusOK, createReply
 				}
 				return unscripted()
 			}}
@@ -511,6 +500,9 @@ func FuzzCreatePayment(f *testing.F) {
 		pay, err, calls := run()
 		pay2, err2, calls2 := run()
 		same(t, []any{pay, err, calls}, []any{pay2, err2, calls2})
+		if len(calls) != 1 {
+			t.Fatalf("calls = %v, want only the order", calls)
+		}
 		if err != nil {
 			if pay != nil {
 				t.Fatal("payment returned with an error")
@@ -520,40 +512,23 @@ func FuzzCreatePayment(f *testing.F) {
 		}
 		req := productExample()
 		var o wireOrder
-		var cr wireCreate
 		wire(t, "order", orderReply, &o)
-		wire(t, "create", createReply, &cr)
-		if len(calls) != 2 || !orderIDRe.MatchString(o.ID) || !paymentIDRe.MatchString(cr.PaymentID) {
-			t.Fatalf("accepted order %q / payment %q after %v", o.ID, cr.PaymentID, calls)
+		if !orderIDRe.MatchString(o.ID) {
+			t.Fatalf("accepted order %q", o.ID)
 		}
 		if exactInt(t, "order amount", o.Amount) != req.Amount || o.Currency != req.Currency {
 			t.Fatalf("accepted an order of %s %s for %d %s", o.Amount, o.Currency, req.Amount, req.Currency)
 		}
 		if pay.Object != "payment" || pay.ProviderReference != o.ID || pay.Reference != req.Reference || pay.Amount != req.Amount ||
-			pay.Currency != req.Currency || pay.Status != providers.StatusRequiresAction || pay.ProviderStatus != "created" || !pay.Test {
+			pay.Currency != req.Currency || pay.Status != providers.StatusRequiresAction || pay.ProviderStatus != "order:created" || !pay.Test {
 			t.Fatalf("payment = %+v", pay)
 		}
 		checkCreated(t, pay.CreatedAt, exactInt(t, "order created_at", o.CreatedAt))
 		checkJSON(t, pay)
-		var redirect string
-		for _, a := range cr.Next {
-			if u, err := url.Parse(a.URL); a.Action == "redirect" && err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
-				redirect = a.URL
-				break
-			}
-		}
-		switch {
-		case pay.NextAction == nil:
-			t.Fatal("no next action")
-		case redirect != "":
-			if !reflect.DeepEqual(*pay.NextAction, providers.NextAction{Type: "redirect", Method: http.MethodGet, URL: redirect}) || pay.LaunchData != "" {
-				t.Fatalf("next action %+v / launch data %q, want redirect to %q", pay.NextAction, pay.LaunchData, redirect)
-			}
-		default:
-			if !reflect.DeepEqual(*pay.NextAction, providers.NextAction{Type: "poll"}) || !json.Valid([]byte(pay.LaunchData)) ||
-				strings.Contains(pay.LaunchData, testKeySecret) {
-				t.Fatalf("next action %+v / launch data %q, want poll and the launch data", pay.NextAction, pay.LaunchData)
-			}
+		var launch paymentRequest
+		if pay.NextAction == nil || !reflect.DeepEqual(*pay.NextAction, providers.NextAction{Type: "poll"}) ||
+			json.Unmarshal([]byte(pay.LaunchData), &launch) != nil || launch.OrderID != o.ID || strings.Contains(pay.LaunchData, testKeySecret) {
+			t.Fatalf("next action %+v / launch data %q, want poll and the launch data of order %q", pay.NextAction, pay.LaunchData, o.ID)
 		}
 	})
 }

@@ -11,10 +11,15 @@ import (
 )
 
 // Launch implements providers.Launcher: the customer's browser opened the
-// one-time launch URL, so create the payment through the documented
-// redirect variant (POST /v1/payments/create/redirect, same body and
-// order) with the browser's own user agent and referer, and hand Razorpay's
-// HTML page back for the host to serve.
+// one-time launch URL, so make the order's single payment attempt through
+// the documented redirect variant (POST /v1/payments/create/redirect) with
+// the browser's own user agent and referer, and hand Razorpay's HTML page
+// back for the host to serve. CreatePayment made only the order, so this
+// is the only attempt the gateway makes on it; the launch URL works once.
+//
+// A payment create has no idempotency mechanism (reference §10): a reply
+// that leaves the outcome unknown is not retryable, and the payment is
+// looked up (GET /payments/{id}) rather than launched again.
 //
 // The browser's IP address is not in what the host passes (only method,
 // headers and query), and a client-supplied X-Forwarded-For is not trusted
@@ -37,7 +42,7 @@ func (p *Provider) Launch(ctx context.Context, do providers.Doer, data string, b
 	}
 	reply, err := p.call(ctx, do, request{method: http.MethodPost, path: "/v1/payments/create/redirect", body: &body, fields: createFields}, nil)
 	if err != nil {
-		return nil, err
+		return nil, notIdempotent(err, "the shop looks the payment up (GET /payments/{id}) instead of launching it again")
 	}
 	// Only the page and its type reach the browser: no Razorpay header
 	// (cookies, tracing) is passed through.

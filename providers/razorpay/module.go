@@ -8,6 +8,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"go.uber.org/zap"
 
 	"github.com/caddy-payments/caddy-payments/providers"
 )
@@ -36,10 +37,23 @@ type Provider struct {
 	// a rotation keeps the old secret here until those retries end (24h).
 	// Each accepts placeholders.
 	WebhookSecrets []string `json:"webhook_secrets,omitempty"`
+	// AccountID is the Razorpay account ("acc_…", Dashboard → Account &
+	// Settings) whose webhooks this block accepts. Every Razorpay webhook
+	// body names its account in the signed account_id; when AccountID is
+	// set, a correctly signed webhook naming another account (or none) is
+	// refused as unauthenticated, so two accounts that share a webhook
+	// secret cannot stand in for each other. When it is empty the account
+	// is not checked, and each account's webhook secrets must be unique
+	// (Provision logs a warning saying so).
+	AccountID string `json:"account_id,omitempty"`
 	// Endpoint is the API base URL without /v1; default
 	// https://api.razorpay.com (the embedded sandbox serves the same paths
 	// under <prefix>/razorpay).
 	Endpoint string `json:"endpoint,omitempty"`
+	// Overrides replace the default currencies (the Trustly currencies
+	// plus INR) and customer countries (the 16 Trustly countries) with
+	// what the account's contract with Razorpay allows.
+	providers.Overrides
 
 	keyID          string
 	keySecret      string
@@ -58,8 +72,10 @@ func (Provider) CaddyModule() caddy.ModuleInfo {
 
 // Provision resolves placeholders in the credentials (so {env.X} and
 // {file.X} work and secrets never sit in the JSON config) and applies the
-// default endpoint. Errors name the option, never its value.
-func (p *Provider) Provision(caddy.Context) error {
+// default endpoint. Errors name the option, never its value. Without
+// account_id it logs a warning: webhooks are then bound to the account
+// only by their secret.
+func (p *Provider) Provision(ctx caddy.Context) error {
 	repl := caddy.NewReplacer()
 	var err error
 	if p.keyID, err = repl.ReplaceOrErr(p.KeyID, true, true); err != nil {
@@ -90,11 +106,20 @@ func (p *Provider) Provision(caddy.Context) error {
 			return err
 		}
 	}
+	if p.AccountID == "" {
+		ctx.Logger().Warn("razorpay: no account_id set, so webhooks are not bound to an account: "+
+			"each Razorpay account's webhook secret must then be unique (set account_id acc_… to bind them)",
+			zap.String("key_id", p.keyID))
+	}
 	return nil
 }
 
 // APIEndpoint returns the API base URL, default applied (providers.Endpointer).
 func (p *Provider) APIEndpoint() string { return p.base }
+
+// accountIDRe is Razorpay's account id: "acc_" and alphanumerics (14 on
+// Razorpay; looser, like the other id patterns).
+var accountIDRe = regexp.MustCompile(`^acc_[A-Za-z0-9]{1,40}$`)
 
 // keyIDRe is Razorpay's key id shape: rzp_test_… or rzp_live_… followed by
 // letters and digits. It also keeps ':' out, which HTTP Basic cannot carry
@@ -120,6 +145,12 @@ func (p *Provider) Validate() error {
 			return fmt.Errorf("razorpay: webhook_secret #%d is empty", i+1)
 		}
 	}
+	if p.AccountID != "" && !accountIDRe.MatchString(p.AccountID) {
+		return fmt.Errorf("razorpay: account_id must look like acc_… (letters and digits after the prefix)")
+	}
+	if err := p.Overrides.Validate(); err != nil {
+		return fmt.Errorf("razorpay: %w", err)
+	}
 	u, err := url.Parse(p.base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("razorpay: endpoint must be an absolute http or https URL")
@@ -142,7 +173,10 @@ func (p *Provider) Validate() error {
 //		key_id <rzp_test_…|rzp_live_…>
 //		key_secret <secret>
 //		webhook_secret <current> [<previous>...]
+//		account_id <acc_…>
 //		endpoint <url>
+//		currencies <ISO 4217>...
+//		countries <ISO 3166-1 alpha-2>...
 //	}
 func (p *Provider) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the type token
@@ -152,6 +186,12 @@ func (p *Provider) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	seen := map[string]bool{}
 	for d.NextBlock(0) {
 		name := d.Val()
+		if ok, err := p.Overrides.ParseOverride(d); ok {
+			if err != nil {
+				return fmt.Errorf("razorpay: %w", err)
+			}
+			continue
+		}
 		if seen[name] {
 			return d.Errf("razorpay: %s given more than once", name)
 		}
@@ -164,6 +204,8 @@ func (p *Provider) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			target = &p.KeySecret
 		case "endpoint":
 			target = &p.Endpoint
+		case "account_id":
+			target = &p.AccountID
 		case "webhook_secret":
 			p.WebhookSecrets = d.RemainingArgs()
 			if len(p.WebhookSecrets) == 0 {
@@ -171,7 +213,7 @@ func (p *Provider) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			continue
 		default:
-			return d.Errf("razorpay: unknown subdirective %q (want key_id, key_secret, webhook_secret or endpoint)", name)
+			return d.Errf("razorpay: unknown subdirective %q (want key_id, key_secret, webhook_secret, account_id, endpoint, currencies or countries)", name)
 		}
 		if !d.NextArg() {
 			return d.ArgErr()
@@ -185,12 +227,19 @@ func (p *Provider) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 }
 
 // Trustly on Razorpay (reference §0). Presentment currencies are not
-// documented for provider=trustly (§11.3): these are the currencies of the
-// Trustly countries, all exponent 2 in Razorpay's table as in ISO 4217.
+// documented for provider=trustly (§11.3): these are INR, the only
+// currency of Razorpay's Trustly sample (and of the seed's order example),
+// and the currencies of the Trustly countries; all are exponent 2 in
+// Razorpay's table as in ISO 4217. An account's `currencies` and
+// `countries` replace them.
 var (
 	countries  = []string{"AT", "BE", "CZ", "DE", "DK", "EE", "ES", "FI", "GB", "LT", "LV", "NL", "NO", "PL", "SE", "SK"}
-	currencies = []string{"CZK", "DKK", "EUR", "GBP", "NOK", "PLN", "SEK"}
+	currencies = []string{"CZK", "DKK", "EUR", "GBP", "INR", "NOK", "PLN", "SEK"}
 )
+
+// minINR is Razorpay's minimum order amount in INR: 100 paise, ₹1.00
+// (reference §11.2; the minimums of other currencies are not documented).
+const minINR = 100
 
 // Field limits Razorpay imposes (reference §2.2, §3.2).
 const (
@@ -203,7 +252,7 @@ const (
 
 // Capabilities implements providers.Provider.
 func (p *Provider) Capabilities() providers.Capabilities {
-	return providers.Capabilities{
+	caps := providers.Capabilities{
 		Type:       "razorpay",
 		Test:       p.test,
 		Currencies: append([]string(nil), currencies...),
@@ -220,6 +269,8 @@ func (p *Provider) Capabilities() providers.Capabilities {
 			"customer.phone": maxContact,
 		},
 	}
+	p.Overrides.Apply(&caps)
+	return caps
 }
 
 // Interface guards.

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -32,25 +33,31 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		key_id rzp_test_abc123
 		key_secret {env.RZP_SECRET}
 		webhook_secret {env.RZP_WH} {file./run/old}
+		account_id acc_BFQ7uQEaa7j2z7
 		endpoint http://localhost:8080/sandbox/razorpay
+		currencies inr EUR
+		countries SE
 	}`)
 	var p Provider
 	if err := p.UnmarshalCaddyfile(d); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := json.Marshal(p)
-	const want = `{"key_id":"rzp_test_abc123","key_secret":"{env.RZP_SECRET}","webhook_secrets":["{env.RZP_WH}","{file./run/old}"],"endpoint":"http://localhost:8080/sandbox/razorpay"}`
+	const want = `{"key_id":"rzp_test_abc123","key_secret":"{env.RZP_SECRET}","webhook_secrets":["{env.RZP_WH}","{file./run/old}"],"account_id":"acc_BFQ7uQEaa7j2z7","endpoint":"http://localhost:8080/sandbox/razorpay","currencies":["INR","EUR"],"countries":["SE"]}`
 	if string(b) != want {
 		t.Fatalf("json = %s", b)
 	}
 	for name, in := range map[string]string{
-		"unknown":         "razorpay {\n foo bar\n}",
-		"duplicate":       "razorpay {\n key_secret a\n key_secret b\n}",
-		"duplicate hooks": "razorpay {\n webhook_secret a\n webhook_secret b\n}",
-		"no value":        "razorpay {\n key_secret\n}",
-		"no webhook":      "razorpay {\n webhook_secret\n}",
-		"two args":        "razorpay {\n key_id a b\n}",
-		"inline":          "razorpay extra",
+		"unknown":          "razorpay {\n foo bar\n}",
+		"duplicate":        "razorpay {\n key_secret a\n key_secret b\n}",
+		"duplicate hooks":  "razorpay {\n webhook_secret a\n webhook_secret b\n}",
+		"no value":         "razorpay {\n key_secret\n}",
+		"no webhook":       "razorpay {\n webhook_secret\n}",
+		"two args":         "razorpay {\n key_id a b\n}",
+		"inline":           "razorpay extra",
+		"two accounts":     "razorpay {\n account_id acc_A acc_B\n}",
+		"currencies twice": "razorpay {\n currencies EUR\n currencies SEK\n}",
+		"no currencies":    "razorpay {\n currencies\n}",
 	} {
 		var q Provider
 		if err := q.UnmarshalCaddyfile(caddyfile.NewTestDispenser(in)); err == nil {
@@ -102,6 +109,8 @@ func TestProvisionAndValidate(t *testing.T) {
 		"bad endpoint":  {Provider{KeyID: "rzp_test_a", KeySecret: "x", WebhookSecrets: []string{"w"}, Endpoint: "ftp://x"}, "endpoint"},
 		"endpoint v1":   {Provider{KeyID: "rzp_test_a", KeySecret: "x", WebhookSecrets: []string{"w"}, Endpoint: "https://api.razorpay.com/v1"}, "endpoint"},
 		"endpoint user": {Provider{KeyID: "rzp_test_a", KeySecret: "x", WebhookSecrets: []string{"w"}, Endpoint: "https://u:p@api.razorpay.com"}, "endpoint"},
+		"bad account":   {Provider{KeyID: "rzp_test_a", KeySecret: "x", WebhookSecrets: []string{"w"}, AccountID: "BFQ7uQEaa7j2z7"}, "account_id"},
+		"bad country":   {Provider{KeyID: "rzp_test_a", KeySecret: "x", WebhookSecrets: []string{"w"}, Overrides: providers.Overrides{Countries: []string{"XX"}}}, "countries"},
 	} {
 		q := c.p
 		if err := q.Provision(caddyCtx(t)); err != nil {
@@ -121,6 +130,9 @@ func TestCapabilities(t *testing.T) {
 		if !c.Supports(op) {
 			t.Errorf("missing %s", op)
 		}
+	}
+	if !slices.Contains(c.Currencies, "INR") || !slices.Contains(c.Currencies, "EUR") || !slices.Contains(c.Currencies, "SEK") {
+		t.Errorf("currencies %v: INR (the seed's) and the walk-through's European ones are defaults", c.Currencies)
 	}
 	if c.Supports(providers.OpPayout) || c.Limits["reference"] != 40 || c.Limits["customer.phone"] != 15 || c.Limits["customer.email"] != 40 {
 		t.Fatalf("caps = %+v", c)

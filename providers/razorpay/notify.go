@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/caddy-payments/caddy-payments/providers"
 )
@@ -89,18 +90,36 @@ var refundEvents = map[string]string{
 	"refund.failed":    providers.RefundFailed,
 }
 
+// webhookWindow is how long Razorpay retries a webhook: with exponential
+// backoff for 24 hours from the event's created_at, then the webhook is
+// disabled (reference §9.6: RD:webhooks/setup-edit-payments,
+// webhooks/best-practices, webhooks/faqs). A webhook whose signed
+// created_at is older is a replay as far as the gateway can tell: the
+// Dashboard's manual replay (up to 7 days, §9.6) and support's (up to 15)
+// are legitimate ones, and the host still acts on them, but only on what
+// a fetch from Razorpay says.
+const webhookWindow = 24 * time.Hour
+
 // VerifyNotification implements providers.Provider. X-Razorpay-Signature
 // must be hex HMAC-SHA256 of the raw body with one of the configured
 // webhook secrets; nothing is parsed before that. The body is signed, so
 // every claim in it is SignedBody.
 //
+// With account_id configured, the signed account_id of the body must name
+// that account: a webhook of another account that happens to share a
+// webhook secret is refused as unauthenticated.
+//
 // EventKey is a hash of the signed body alone: Razorpay's retries of one
 // event carry the same body, and the unsigned X-Razorpay-Event-Id header
-// can neither mint a new event nor merge two.
+// can neither mint a new event nor merge two. At is the body's signed
+// created_at and MaxAge Razorpay's retry window (webhookWindow); a body
+// without a valid created_at states no time and is treated as older than
+// any window (At is the Unix epoch), so only a fetch can confirm it.
 //
-// payment.failed is an Unsigned status claim, confirmed by a fetch: an
-// order can hold two attempts (see the package doc), and one failed
-// attempt does not make the order failed.
+// payment.failed is an Unsigned status claim, confirmed by a fetch: a
+// failed attempt may still be authorised late (reference §4.3), and an
+// order made by an earlier version of the gateway can hold two attempts,
+// so one failed attempt does not make the order failed.
 func (p *Provider) VerifyNotification(in *providers.IncomingNotification) (*providers.Notification, error) {
 	if in == nil || len(in.Body) == 0 {
 		return nil, unauthenticated("empty notification")
@@ -116,6 +135,13 @@ func (p *Provider) VerifyNotification(in *providers.IncomingNotification) (*prov
 	if err := json.Unmarshal(in.Body, &ev); err != nil || ev.Entity != "event" || ev.Event == "" {
 		return nil, providers.Invalid("body", "the signed webhook body is not a Razorpay event")
 	}
+	if p.AccountID != "" && ev.AccountID != p.AccountID {
+		return nil, unauthenticated("the webhook is about another Razorpay account than account_id")
+	}
+	at := time.Unix(0, 0).UTC()
+	if ev.CreatedAt > 0 && ev.CreatedAt <= maxCreatedAt {
+		at = time.Unix(ev.CreatedAt, 0).UTC()
+	}
 	sum := sha256.Sum256(in.Body)
 	n := &providers.Notification{
 		Object: "payment",
@@ -124,6 +150,8 @@ func (p *Provider) VerifyNotification(in *providers.IncomingNotification) (*prov
 		EventKey: hex.EncodeToString(sum[:16]),
 		Trust: providers.Claims{Object: providers.SignedBody, Status: providers.SignedBody,
 			Amount: providers.SignedBody, Reference: providers.SignedBody, Time: providers.SignedBody},
+		At:             at,
+		MaxAge:         webhookWindow,
 		ProviderEvent:  providerEvent(in.Body),
 		ProviderStatus: ev.Event,
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddy-payments/caddy-payments/providers"
 )
@@ -152,5 +153,87 @@ func TestAcknowledge(t *testing.T) {
 	w := httptest.NewRecorder()
 	if err := (&Provider{}).Acknowledge(w); err != nil || w.Code != 200 {
 		t.Fatalf("ack = %d, %v", w.Code, err)
+	}
+}
+
+// A captured genuine webhook re-sent with a new (or without an)
+// X-Razorpay-Event-Id header is the same event: the key comes from the
+// signed body alone (issue 10, item 5).
+func TestEventKeyIgnoresEventIDHeader(t *testing.T) {
+	p := testProvider(t, "http://127.0.0.1:1")
+	body := fixture(t, "webhooks/payment_captured.json")
+	first, err := p.VerifyNotification(signed(body, testWebhook, "evt_Original000001"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resent := signed(body, testWebhook, "evt_Replayed000002")
+	again, err := p.VerifyNotification(resent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resent.Header.Del("X-Razorpay-Event-Id")
+	bare, err := p.VerifyNotification(resent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.EventKey == "" || again.EventKey != first.EventKey || bare.EventKey != first.EventKey {
+		t.Fatalf("keys %q, %q, %q: a new X-Razorpay-Event-Id made a new event", first.EventKey, again.EventKey, bare.EventKey)
+	}
+}
+
+// At is the signed created_at of the event, MaxAge Razorpay's 24-hour
+// retry window: a replay older than that is not fresh (the host then acts
+// only on a fetch). A body without a valid created_at is never fresh.
+func TestNotificationTime(t *testing.T) {
+	p := testProvider(t, "http://127.0.0.1:1")
+	n, err := p.VerifyNotification(signed(fixture(t, "webhooks/payment_captured.json"), testWebhook, "e"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Unix(1567674606, 0).UTC()
+	if !n.At.Equal(at) || n.MaxAge != 24*time.Hour || n.Trust.Time != providers.SignedBody {
+		t.Fatalf("At %v, MaxAge %v, Trust.Time %v", n.At, n.MaxAge, n.Trust.Time)
+	}
+	if !n.Fresh(at.Add(23*time.Hour)) || n.Fresh(at.Add(25*time.Hour)) {
+		t.Fatal("freshness does not follow the 24-hour window")
+	}
+	for _, created := range []string{``, `,"created_at":0`, `,"created_at":-5`, `,"created_at":999999999999`} {
+		body := []byte(`{"entity":"event","account_id":"acc_X","event":"refund.speed_changed","contains":["refund"],"payload":{}` + created + `}`)
+		n, err := p.VerifyNotification(signed(body, testWebhook, "e"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n.Fresh(time.Now()) {
+			t.Errorf("created_at %q: a webhook stating no valid time is fresh (At %v)", created, n.At)
+		}
+	}
+}
+
+// With account_id, a correctly signed webhook of another account (two
+// accounts sharing a webhook secret) is refused as unauthenticated
+// (issue 10, item 6); without it, the account is not checked.
+func TestAccountBinding(t *testing.T) {
+	own := fixture(t, "webhooks/payment_captured.json")   // acc_BFQ7uQEaa7j2z7
+	other := fixture(t, "webhooks/refund_processed.json") // acc_E7OQJcEANmBHTC
+	none := []byte(strings.Replace(string(own), `"account_id": "acc_BFQ7uQEaa7j2z7",`, ``, 1))
+	if string(none) == string(own) {
+		t.Fatal("fixture changed: no account_id to remove")
+	}
+	bound := testProvider(t, "http://127.0.0.1:1")
+	bound.AccountID = "acc_BFQ7uQEaa7j2z7"
+	if n, err := bound.VerifyNotification(signed(own, testWebhook, "e")); err != nil || n.EventType != "payment.succeeded" {
+		t.Fatalf("own account: %+v, %v", n, err)
+	}
+	for name, body := range map[string][]byte{"other account": other, "no account": none} {
+		n, err := bound.VerifyNotification(signed(body, testWebhook, "e"))
+		if !errors.Is(err, providers.ErrUnauthenticated) || n != nil {
+			t.Errorf("%s: got (%+v, %v), want ErrUnauthenticated", name, n, err)
+		}
+	}
+	unbound := testProvider(t, "http://127.0.0.1:1")
+	for _, body := range [][]byte{own, other, none} {
+		if _, err := unbound.VerifyNotification(signed(body, testWebhook, "e")); err != nil {
+			t.Errorf("without account_id: %v", err)
+		}
 	}
 }

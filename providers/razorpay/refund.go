@@ -72,7 +72,10 @@ func (p *Provider) ValidateRefund(req *providers.RefundRequest) error {
 // Refund implements providers.Refunder. The payment's provider reference
 // is the order, so the captured attempt of the order is found first
 // (GET /v1/orders/{id}/payments), then refunded:
-// POST /v1/payments/{pay_id}/refund with X-Refund-Idempotency.
+// POST /v1/payments/{pay_id}/refund with X-Refund-Idempotency when the
+// merchant gave an Idempotency-Key or a refund reference. An unknown
+// outcome (5xx, unreadable reply, timeout) is retryable only when that
+// header was sent.
 func (p *Provider) Refund(ctx context.Context, do providers.Doer, req *providers.RefundRequest) (*providers.Refund, error) {
 	if err := p.ValidateRefund(req); err != nil {
 		return nil, err
@@ -100,24 +103,40 @@ func (p *Provider) Refund(ctx context.Context, do providers.Doer, req *providers
 		body.Notes = map[string]string{"reason": req.Reason}
 	}
 	r := request{method: http.MethodPost, path: "/v1/payments/" + captured.ID + "/refund", body: body, fields: refundFields}
-	if key := refundIdempotencyKey(req, captured.ID); key != "" {
+	key := refundIdempotencyKey(req, captured.ID)
+	if key != "" {
 		r.header = http.Header{"X-Refund-Idempotency": {key}}
+	}
+	// unknown is how a reply that leaves the outcome unknown is reported.
+	// With X-Refund-Idempotency, Razorpay answers a repeat of the same
+	// refund with the first one (reference §10), so the merchant may retry
+	// with the same Idempotency-Key or reference; without it, a repeat
+	// could refund twice.
+	unknown := func(err error) error {
+		if key != "" {
+			e := providers.AsError(err)
+			if e.RequestSent == providers.SentUnknown {
+				e.Message += "; retry with the same Idempotency-Key and reference (Razorpay's X-Refund-Idempotency makes the repeat safe), or look the refund up on the payment"
+			}
+			return e
+		}
+		return notIdempotent(err, "look the payment's refunds up (GET /payments/{id}) before refunding again")
 	}
 	var rf refund
 	if _, err := p.call(ctx, do, r, &rf); err != nil {
-		return nil, err
+		return nil, unknown(err)
 	}
 	if !refundIDRe.MatchString(rf.ID) {
-		return nil, providers.Garbage("the refund reply has no valid refund id")
+		return nil, unknown(providers.Garbage("the refund reply has no valid refund id"))
 	}
 	if rf.Amount < 0 {
-		return nil, providers.Garbage("the refund reply has a negative amount")
+		return nil, unknown(providers.Garbage("the refund reply has a negative amount"))
 	}
 	// The reply must be the refund that was asked for: another amount or
 	// currency means the gateway cannot tell what was refunded, so the
 	// outcome is unknown (and the ledger keeps its reservation).
 	if rf.Amount != req.Amount || (rf.Currency != "" && rf.Currency != captured.Currency) {
-		return nil, providers.Garbage("the refund reply is for another amount or currency than was requested")
+		return nil, unknown(providers.Garbage("the refund reply is for another amount or currency than was requested"))
 	}
 	out := p.canonicalRefund(&rf)
 	if req.Reference != "" {

@@ -69,3 +69,43 @@ func TestVerifyReturn(t *testing.T) {
 		}
 	}
 }
+
+// The payment signature covers order_id + "|" + payment_id (issue 10,
+// item 2: signatures over concatenated fields can be re-cut). Both ids
+// must match their strict patterns, so neither holds a "|" and a genuine
+// signature for one (order, payment) pair verifies no other split of the
+// same message; other messages Razorpay signs with the key secret
+// (subscriptions: payment_id|subscription_id) do not verify as returns.
+func TestReturnSignatureCannotBeRecut(t *testing.T) {
+	p := testProvider(t, "http://127.0.0.1:1")
+	ret := func(order, payID, sig string) *providers.IncomingNotification {
+		return &providers.IncomingNotification{Method: "POST", Query: url.Values{"order_id": {order}},
+			Body: []byte(url.Values{"razorpay_payment_id": {payID}, "razorpay_signature": {sig}}.Encode())}
+	}
+	// A genuine signature over "order_A|pay_B|pay_C" (were the ids free
+	// text) could be split as (order_A, pay_B|pay_C) or (order_A|pay_B,
+	// pay_C): both splits are refused.
+	msg := "order_A1|pay_B1|pay_C1"
+	sig := sign([]byte(msg), testKeySecret)
+	for name, r := range map[string]*providers.IncomingNotification{
+		"separator in the payment id": ret("order_A1", "pay_B1|pay_C1", sig),
+		"separator in the order id":   ret("order_A1|pay_B1", "pay_C1", sig),
+		"subscription signature":      ret("order_A1", "pay_B1", sign([]byte("pay_B1|sub_A1"), testKeySecret)),
+		"empty ids":                   ret("order_", "pay_", sign([]byte("order_|pay_"), testKeySecret)),
+	} {
+		if _, _, err := p.VerifyReturn(context.Background(), nil, r); !errors.Is(err, providers.ErrUnauthenticated) {
+			t.Errorf("%s: err = %v", name, err)
+		}
+	}
+	// The ids the patterns accept carry no separator.
+	for _, id := range []string{"order_A|B", "order_A B", "order_A%7C"} {
+		if orderIDRe.MatchString(id) {
+			t.Errorf("order id pattern accepts %q", id)
+		}
+	}
+	for _, id := range []string{"pay_A|B", "pay_A\n", "pay_"} {
+		if paymentIDRe.MatchString(id) {
+			t.Errorf("payment id pattern accepts %q", id)
+		}
+	}
+}

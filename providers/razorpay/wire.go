@@ -26,9 +26,9 @@ type captureOptions struct {
 	RefundSpeed           string `json:"refund_speed"`
 }
 
-// paymentRequest is the body of POST /v1/payments/create/json and of
-// /v1/payments/create/redirect (reference §3.2, §3.3). It is also the
-// LaunchData, so it must never hold a secret.
+// paymentRequest is the body of POST /v1/payments/create/redirect (the
+// same fields as /v1/payments/create/json, reference §3.2, §3.3). It is
+// also the LaunchData, so it must never hold a secret.
 type paymentRequest struct {
 	Amount      int64             `json:"amount"`
 	Currency    string            `json:"currency"`
@@ -58,17 +58,6 @@ type order struct {
 	Attempts   int             `json:"attempts"`
 	Notes      json.RawMessage `json:"notes"`
 	CreatedAt  int64           `json:"created_at"`
-}
-
-// createReply is the S2S create reply (reference §3.4).
-type createReply struct {
-	PaymentID string       `json:"razorpay_payment_id"`
-	Next      []nextAction `json:"next"`
-}
-
-type nextAction struct {
-	Action string `json:"action"`
-	URL    string `json:"url"`
 }
 
 // payment is the payment entity (reference §4.2), the fields used here.
