@@ -36,7 +36,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := json.Marshal(p)
-	const want = `{"merchant_id":"gateway_test","secret":"{env.PAYABL_SECRET}","payment_method":"116","endpoint":"https://sandbox.payabl.com/pay/backoffice"}`
+	const want = `{"merchant_id":"gateway_test","secrets":["{env.PAYABL_SECRET}"],"payment_method":"116","endpoint":"https://sandbox.payabl.com/pay/backoffice"}`
 	if string(b) != want {
 		t.Fatalf("json = %s", b)
 	}
@@ -44,7 +44,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		"unknown":   "payabl {\n foo bar\n}",
 		"duplicate": "payabl {\n secret a\n secret b\n}",
 		"no value":  "payabl {\n secret\n}",
-		"two args":  "payabl {\n secret a b\n}",
+		"two args":  "payabl {\n merchant_id a b\n}",
 		"inline":    "payabl extra",
 	} {
 		var q Provider
