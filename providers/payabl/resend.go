@@ -25,16 +25,21 @@ const opResend = "send_notification"
 // One <transaction_id_N> element per transaction asked for; the element
 // name carries the position, so they are read generically.
 type resendResponse struct {
-	XMLName      xml.Name `xml:"response"`
-	Status       string   `xml:"process>status"`
-	ErrorMessage string   `xml:"process>error_message"`
-	Items        []struct {
-		XMLName          xml.Name
+	XMLName      xml.Name     `xml:"response"`
+	Status       string       `xml:"process>status"`
+	ErrorMessage string       `xml:"process>error_message"`
+	Items        []resendItem `xml:"transaction>notification_status"`
+}
+
+// resendItem is one <notification_status>; its <transaction_id_N>
+// children are read whatever their N.
+type resendItem struct {
+	Entries []struct {
 		ErrorCode        string `xml:"error_code"`
 		ErrorMessage     string `xml:"error_message"`
 		NotificationSent string `xml:"notification_sent"`
 		TransactionID    string `xml:"transaction_id"`
-	} `xml:"transaction>notification_status>*"`
+	} `xml:",any"`
 }
 
 // ResendNotification asks payabl to send the latest notification of the
@@ -77,23 +82,25 @@ func parseResend(body []byte, ref string) error {
 		_, retry := isFault(code)
 		return providers.ProviderFault(status, msg, providers.SentYes, retry)
 	}
-	for _, it := range r.Items {
-		if strings.TrimSpace(it.TransactionID) != ref {
-			continue
+	for _, group := range r.Items {
+		for _, it := range group.Entries {
+			if strings.TrimSpace(it.TransactionID) != ref {
+				continue
+			}
+			itemCode := strings.TrimSpace(it.ErrorCode)
+			sent := strings.ToUpper(strings.TrimSpace(it.NotificationSent))
+			// payabl spells it "SUCCESSFULL"; the correct spelling is
+			// accepted too.
+			if (itemCode == "0" || itemCode == "") && strings.HasPrefix(sent, "SUCCESSFUL") {
+				return nil
+			}
+			c, ok := parseCode(itemCode)
+			retry := true
+			if ok {
+				_, retry = isFault(c)
+			}
+			return providers.ProviderFault(itemCode, strings.TrimSpace(it.ErrorMessage), providers.SentYes, retry || itemCode == "0")
 		}
-		itemCode := strings.TrimSpace(it.ErrorCode)
-		sent := strings.ToUpper(strings.TrimSpace(it.NotificationSent))
-		// payabl spells it "SUCCESSFULL"; the correct spelling is
-		// accepted too.
-		if (itemCode == "0" || itemCode == "") && strings.HasPrefix(sent, "SUCCESSFUL") {
-			return nil
-		}
-		c, ok := parseCode(itemCode)
-		retry := true
-		if ok {
-			_, retry = isFault(c)
-		}
-		return providers.ProviderFault(itemCode, strings.TrimSpace(it.ErrorMessage), providers.SentYes, retry || itemCode == "0")
 	}
 	return providers.Garbage("payabl send_notification reply does not mention the transaction")
 }
