@@ -66,8 +66,8 @@ type Provider struct {
 	// secret signs requests: secrets[0].
 	secret  string
 	secrets []string
-	base       string // Endpoint without a trailing slash
-	test       bool
+	base    string // Endpoint without a trailing slash
+	test    bool
 	// now is the clock (tests replace it); FindPayment uses it for the
 	// tx_diagnose date window.
 	now func() time.Time
@@ -156,6 +156,12 @@ func (p *Provider) Validate() error {
 	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return fmt.Errorf("payabl: endpoint must not carry a query, fragment or user info")
 	}
+	// payabl's request signature is replayable and, like the notification
+	// security, concatenates values without separators (README "payabl."):
+	// a signed request must never cross a network in clear text.
+	if u.Scheme != "https" && !isLoopbackHost(u.Hostname()) {
+		return fmt.Errorf("payabl: endpoint must be https unless it is a loopback address (a local sandbox)")
+	}
 	return nil
 }
 
@@ -175,6 +181,12 @@ func isTestEndpoint(endpoint string) bool {
 	if strings.Contains(host, "sandbox") || strings.Contains(strings.ToLower(u.Path), "sandbox") {
 		return true
 	}
+	return isLoopbackHost(host)
+}
+
+// isLoopbackHost reports whether host is localhost or a loopback address.
+func isLoopbackHost(host string) bool {
+	host = strings.ToLower(host)
 	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
 		return true
 	}

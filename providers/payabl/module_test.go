@@ -82,13 +82,14 @@ func TestProvisionAndValidate(t *testing.T) {
 		p    Provider
 		word string
 	}{
-		"no endpoint":  {Provider{MerchantID: "m", Secret: "s"}, "endpoint"},
-		"ftp endpoint": {Provider{MerchantID: "m", Secret: "s", Endpoint: "ftp://x/pay/backoffice"}, "endpoint"},
-		"relative":     {Provider{MerchantID: "m", Secret: "s", Endpoint: "/pay/backoffice"}, "endpoint"},
-		"no merchant":  {Provider{Secret: "s", Endpoint: "https://x/pay/backoffice"}, "merchant_id"},
-		"no secret":    {Provider{MerchantID: "m", Endpoint: "https://x/pay/backoffice"}, "secret"},
-		"bad method":   {Provider{MerchantID: "m", Secret: "s", PaymentMethod: "trustly", Endpoint: "https://x/pay/backoffice"}, "payment_method"},
-		"merchant 41":  {Provider{MerchantID: strings.Repeat("m", 41), Secret: "s", Endpoint: "https://x/pay/backoffice"}, "merchant_id"},
+		"no endpoint":   {Provider{MerchantID: "m", Secret: "s"}, "endpoint"},
+		"ftp endpoint":  {Provider{MerchantID: "m", Secret: "s", Endpoint: "ftp://x/pay/backoffice"}, "endpoint"},
+		"http endpoint": {Provider{MerchantID: "m", Secret: "s", Endpoint: "http://sandbox.payabl.com/pay/backoffice"}, "https"},
+		"relative":      {Provider{MerchantID: "m", Secret: "s", Endpoint: "/pay/backoffice"}, "endpoint"},
+		"no merchant":   {Provider{Secret: "s", Endpoint: "https://x/pay/backoffice"}, "merchant_id"},
+		"no secret":     {Provider{MerchantID: "m", Endpoint: "https://x/pay/backoffice"}, "secret"},
+		"bad method":    {Provider{MerchantID: "m", Secret: "s", PaymentMethod: "trustly", Endpoint: "https://x/pay/backoffice"}, "payment_method"},
+		"merchant 41":   {Provider{MerchantID: strings.Repeat("m", 41), Secret: "s", Endpoint: "https://x/pay/backoffice"}, "merchant_id"},
 	} {
 		p := c.p
 		err := p.Provision(caddyCtx(t))

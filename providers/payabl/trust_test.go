@@ -455,7 +455,7 @@ func TestResendNotification(t *testing.T) {
 
 	for body, typ := range map[string]string{
 		`<response><process><error_message>Found wrong or missing fields: no transaction matches</error_message><status>-6000</status></process></response>`: providers.TypeNotFound,
-		`<response><process><error_message>Unknown error</error_message><status>-999</status></process></response>`:                                        providers.TypeProviderError,
+		`<response><process><error_message>Unknown error</error_message><status>-999</status></process></response>`:                                          providers.TypeProviderError,
 		`<response><process><error_message/><status>0</status></process><transaction><notification_status><transaction_id_1><error_code>-1</error_code><error_message>failed</error_message><notification_sent>FAILED</notification_sent><transaction_id>104837645</transaction_id></transaction_id_1></notification_status></transaction></response>`: providers.TypeProviderError,
 		`oops`: providers.TypeProviderError,
 	} {
@@ -500,5 +500,32 @@ func TestMoneyMovingUnknownOutcome(t *testing.T) {
 	_, err = p2.Refund(context.Background(), &providers.HTTPDoer{}, refund)
 	if e := canonical(t, err, providers.TypeProviderDeclined, ""); e.RequestSent != providers.SentYes {
 		t.Errorf("decline: %+v", e)
+	}
+}
+
+// The request signature has the same class of problem (README "payabl."):
+// values are concatenated in name order without separators, so a payout to
+// a Swedish account (account number 1–15 digits) can be re-cut into a
+// larger amount to a shorter account number under the same signature. The
+// scheme is payabl's; the gateway's defence is that a signed request never
+// crosses a network in clear (https endpoint unless loopback), and it never
+// logs request bodies.
+func TestRequestSignatureRecutIsPayablsScheme(t *testing.T) {
+	a := url.Values{"accountnumber": {"9123456789"}, "amount": {"9.99"}, "banknumber": {"8327"}, "bankcountry": {"SE"}, "currency": {"EUR"}, "merchantid": {"m"}}
+	b := url.Values{"accountnumber": {"912345678"}, "amount": {"99.99"}, "banknumber": {"8327"}, "bankcountry": {"SE"}, "currency": {"EUR"}, "merchantid": {"m"}}
+	if signature(a, "b185") != signature(b, "b185") {
+		t.Fatal("expected payabl's scheme to be ambiguous here")
+	}
+	for ep, ok := range map[string]bool{
+		"http://127.0.0.1:9/pay/backoffice": true, "http://localhost:9/pay/backoffice": true, "http://[::1]:9/pay/backoffice": true,
+		"https://sandbox.payabl.com/pay/backoffice": true, "http://sandbox.payabl.com/pay/backoffice": false, "http://10.0.0.1/pay/backoffice": false,
+	} {
+		p := &Provider{MerchantID: "m", Secret: "s", Endpoint: ep}
+		if err := p.Provision(caddyCtx(t)); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Validate(); (err == nil) != ok {
+			t.Errorf("%s: %v", ep, err)
+		}
 	}
 }
