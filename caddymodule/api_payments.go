@@ -174,7 +174,9 @@ func mergeRecord(pay *providers.Payment, rec *store.PaymentRecord) *providers.Pa
 	if rec.Amount > 0 {
 		out.Amount, out.Currency = rec.Amount, rec.Currency
 	}
-	if out.Reference == "" {
+	if rec.Reference != "" {
+		// The merchant's own reference, as the gateway recorded it, wins
+		// over whatever a fetch or a notification echoes.
 		out.Reference = rec.Reference
 	}
 	if !rec.CreatedAt.IsZero() {

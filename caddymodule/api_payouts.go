@@ -121,14 +121,17 @@ func (h *Handler) serveCreatePayout(w http.ResponseWriter, r *http.Request, c ca
 		po.CreatedAt = h.now()
 	}
 	po.CreatedAt = po.CreatedAt.UTC().Truncate(time.Second)
+	po.CreatedBy = c.by
 	if _, err := h.store.PutPayout(r.Context(), &store.PayoutRecord{
 		ID: po.ID, Provider: name, ProviderRef: po.ProviderReference, Reference: po.Reference,
-		Amount: po.Amount, Currency: po.Currency, Status: po.Status, Test: po.Test, CreatedAt: po.CreatedAt,
+		Amount: po.Amount, Currency: po.Currency, Status: po.Status, Test: po.Test, CreatedAt: po.CreatedAt, CreatedBy: c.by,
 		History: []store.StatusChange{{Status: po.Status, At: po.CreatedAt, Source: "create", ProviderStatus: po.ProviderStatus}},
 	}); err != nil {
 		h.logger.Error("storing payout record", zap.String("payout_id", po.ID), zap.Error(err))
 	}
-	h.logger.Info("payout created", zap.String("provider", name), zap.String("payout_id", po.ID), zap.String("status", po.Status))
+	h.schedulePayoutCheck(r, name, po.ID, po.Status)
+	h.logger.Info("payout created", zap.String("provider", name), zap.String("payout_id", po.ID), zap.Int64("amount", po.Amount),
+		zap.String("status", po.Status), zap.String("created_by", c.by))
 	return writeJSON(w, http.StatusCreated, po)
 }
 
@@ -159,6 +162,7 @@ func (h *Handler) serveGetPayout(w http.ResponseWriter, r *http.Request, c call)
 			po.Reference = rec.Reference
 		}
 		po.CreatedAt = rec.CreatedAt
+		po.CreatedBy = rec.CreatedBy
 	}
 	return writeJSON(w, http.StatusOK, po)
 }

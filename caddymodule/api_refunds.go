@@ -112,7 +112,8 @@ func (h *Handler) serveCreateRefund(w http.ResponseWriter, r *http.Request, c ca
 				h.logger.Error("releasing refund reservation", zap.String("payment_id", paymentID), zap.Error(rerr))
 			}
 		} else {
-			h.logger.Warn("refund outcome unknown; the amount stays reserved", zap.String("payment_id", paymentID), zap.Int64("amount", amount))
+			h.logger.Warn("refund outcome unknown; the amount stays reserved", zap.String("payment_id", paymentID), zap.Int64("amount", amount),
+				zap.String("created_by", c.by))
 		}
 		pe.Reference = in.Reference
 		return writeError(w, pe)
@@ -131,10 +132,11 @@ func (h *Handler) serveCreateRefund(w http.ResponseWriter, r *http.Request, c ca
 		ref.CreatedAt = h.now()
 	}
 	ref.CreatedAt = ref.CreatedAt.UTC().Truncate(time.Second)
+	ref.CreatedBy = c.by
 	rr := &store.RefundRecord{
 		ID: ref.ID, Key: key, PaymentID: paymentID, Provider: name, ProviderRef: ref.ProviderReference,
 		Reference: ref.Reference, Amount: ref.Amount, Currency: ref.Currency, Status: providers.RefundPending,
-		Test: ref.Test, CreatedAt: ref.CreatedAt,
+		Test: ref.Test, CreatedAt: ref.CreatedAt, CreatedBy: c.by,
 	}
 	if err := h.store.PutRefund(ctx, rr); err != nil {
 		h.logger.Error("storing refund record", zap.String("refund_id", ref.ID), zap.Error(err))
@@ -144,8 +146,10 @@ func (h *Handler) serveCreateRefund(w http.ResponseWriter, r *http.Request, c ca
 			h.logger.Error("updating refund record", zap.String("refund_id", ref.ID), zap.Error(err))
 		}
 	}
+	h.scheduleRefundCheck(r, name, ref.ID, ref.Status)
 	h.logger.Info("refund created", zap.String("provider", name), zap.String("payment_id", paymentID),
-		zap.String("refund_id", ref.ID), zap.Int64("amount", ref.Amount), zap.String("status", ref.Status))
+		zap.String("refund_id", ref.ID), zap.Int64("amount", ref.Amount), zap.String("status", ref.Status),
+		zap.String("created_by", c.by))
 	return writeJSON(w, http.StatusCreated, ref)
 }
 
@@ -174,6 +178,7 @@ func (h *Handler) serveGetRefund(w http.ResponseWriter, r *http.Request, c call)
 					got.Reference = rec.Reference
 				}
 				got.CreatedAt = rec.CreatedAt
+				got.CreatedBy = rec.CreatedBy
 			}
 			return writeJSON(w, http.StatusOK, got)
 		}
@@ -191,7 +196,7 @@ func refundFromRecord(rec *store.RefundRecord) *providers.Refund {
 	return &providers.Refund{
 		ID: rec.ID, Object: "refund", Provider: rec.Provider, ProviderReference: rec.ProviderRef,
 		PaymentID: rec.PaymentID, Reference: rec.Reference, Amount: rec.Amount, Currency: rec.Currency,
-		Status: rec.Status, Test: rec.Test, CreatedAt: rec.CreatedAt,
+		Status: rec.Status, Test: rec.Test, CreatedAt: rec.CreatedAt, CreatedBy: rec.CreatedBy,
 	}
 }
 

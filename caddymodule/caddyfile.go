@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"encoding/json"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -38,6 +39,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //
 //		# security
 //		api_token <token> [<token>...]   # or: api_token off
+//		api_key <name> <token> <scope>...  # repeatable; scopes: payments:read payments:write
+//		                                   # refunds:write payouts:write events:read events:write
 //		forward_secret <whsec_...> [<previous>...]
 //
 //		# URLs and limits
@@ -61,8 +64,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		reconcile_schedule <duration>... # default 1m 5m 15m 1h 6h 24h
 //	}
 //
-// Secrets (api_token, forward_secret and provider credentials) should be
-// given as {env.NAME} or {file./path} placeholders: those are resolved at
+// Secrets (api_token and api_key tokens, forward_secret and provider
+// credentials) should be given as {env.NAME} or {file./path} placeholders: those are resolved at
 // provision time and never appear in the adapted JSON or the admin API's
 // /config/. Literal values and {$NAME} (substituted at parse time) do.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
@@ -127,6 +130,26 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			} else {
 				h.APITokens = args
 			}
+		case "api_key":
+			args := d.RemainingArgs()
+			if len(args) < 3 {
+				return d.Errf("api_key needs a name, a token and at least one scope: api_key <name> <token> <scope>... (scopes: %s)", strings.Join(allScopes, " "))
+			}
+			k := APIKey{Name: args[0], Token: args[1], Scopes: args[2:]}
+			if !validBlockName(k.Name) || k.Name == apiTokenName {
+				return d.Errf("api_key name '%s' must be 1-64 characters of a-z, 0-9, _ or - (and not %s)", k.Name, apiTokenName)
+			}
+			for _, other := range h.APIKeys {
+				if other.Name == k.Name {
+					return d.Errf("duplicate api_key '%s'", k.Name)
+				}
+			}
+			for _, sc := range k.Scopes {
+				if !knownScope(sc) {
+					return d.Errf("api_key %s: unknown scope '%s' (known: %s)", k.Name, sc, strings.Join(allScopes, " "))
+				}
+			}
+			h.APIKeys = append(h.APIKeys, k)
 		case "forward_secret":
 			if err := once(opt); err != nil {
 				return err

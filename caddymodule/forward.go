@@ -7,11 +7,14 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"io"
+	"maps"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
@@ -62,28 +65,20 @@ func (f forwardResult) Accepted() bool {
 	return f.Err == nil && f.Answered && f.Status >= 200 && f.Status < 300
 }
 
-// forward sends the event to the next handler as a fresh POST: a new body
-// with a correct Content-Length, and a fresh, allow-listed header set —
-// never the provider's Authorization or signature headers. The
-// webhook-timestamp is taken now, so every delivery attempt is fresh.
-// What the next handler writes is captured, never shown to the provider.
-// The attempt is cut after timeout (the shop then counts as not having
-// accepted it).
+// forward sends the event to the next handler as a fresh POST (see
+// eventRequest): never the provider's Authorization, signature or other
+// headers, Host or client address. The webhook-timestamp is taken now, so
+// every delivery attempt is fresh. What the next handler writes is
+// captured, never shown to the provider. The attempt is cut after timeout
+// (the shop then counts as not having accepted it), or when r's context
+// ends (the provider hung up, or the config is unloaded).
+//
+// r is the request that reached the gateway: the provider's notification
+// for the attempt made at once, or the outbox's in-process request for a
+// redelivery. Both take this one way to the shop.
 func (h *Handler) forward(r *http.Request, next caddyhttp.Handler, id string, body []byte, timeout time.Duration) forwardResult {
 	ts := h.now().Unix()
-	ctx, cancel := context.WithTimeout(r.Context(), timeout)
-	defer cancel()
-	fr := r.Clone(ctx)
-	fr.Method = http.MethodPost
-	path := r.URL.Path
-	if h.ForwardPath != "" {
-		path = h.ForwardPath
-	}
-	u := *r.URL
-	u.Path, u.RawPath, u.RawQuery, u.Fragment = path, "", "", ""
-	fr.URL = &u
-	fr.RequestURI = u.RequestURI()
-	fr.Header = http.Header{
+	header := http.Header{
 		"Content-Type":      {"application/json"},
 		"Content-Length":    {strconv.Itoa(len(body))},
 		"User-Agent":        {"caddy-payments"},
@@ -91,13 +86,17 @@ func (h *Handler) forward(r *http.Request, next caddyhttp.Handler, id string, bo
 		"Webhook-Timestamp": {strconv.FormatInt(ts, 10)},
 		"Webhook-Signature": {signStandardWebhooks(h.fwdKeys, id, ts, body)},
 	}
-	fr.Trailer = nil
-	fr.TransferEncoding = nil
-	fr.ContentLength = int64(len(body))
-	fr.Body = io.NopCloser(bytes.NewReader(body))
-	fr.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	path := r.URL.Path
+	if h.ForwardPath != "" {
+		path = h.ForwardPath
+	}
+	// A context that carries none of r's values, only its end.
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	defer context.AfterFunc(r.Context(), cancel)()
 
 	cw := &captureWriter{header: http.Header{}}
+	fr := h.eventRequest(ctx, r, cw, path, header, body)
 	err := next.ServeHTTP(cw, fr)
 	if err == nil && ctx.Err() != nil {
 		err = ctx.Err() // the next handler wrote what it had when time ran out
@@ -110,6 +109,56 @@ func (h *Handler) forward(r *http.Request, next caddyhttp.Handler, id string, bo
 		status = http.StatusOK
 	}
 	return forwardResult{Status: status, Answered: status != 0}
+}
+
+// gatewayRemoteAddr is the client address of the requests the gateway
+// makes itself (events to the shop, redelivery): the gateway, on loopback.
+const gatewayRemoteAddr = "127.0.0.1:0"
+
+// routeGroupsKey is the context key under which caddyhttp keeps the route
+// groups a request has already satisfied (its unexported
+// routeGroupCtxKey): the event continues r's route chain, so a later
+// route of a group r already matched (a sibling `handle`) stays skipped,
+// as it would be for r itself.
+const routeGroupsKey = caddy.CtxKey("route_group")
+
+// eventRequest builds the request that carries an event to the handlers
+// after the gateway. It is new, never a copy of via (the request that
+// reached the gateway, whose headers, Host, client address and TLS state
+// are the provider's, or an attacker's): POST to path, Host from
+// public_url, only header, the body with its length, HTTP/1.1 without
+// TLS, from the gateway on loopback. ctx must carry none of via's values.
+// Caddy then prepares it as it prepares every request it receives
+// (caddyhttp.PrepareRequest): a new replacer in which {http.request.*}
+// describe this request while global placeholders ({env.*}, {system.*},
+// {time.*}, {file.*}) work as everywhere; new vars (client_ip is the
+// gateway), via's HTTP server. Of via only the route groups it already
+// satisfied are kept (a copy), so the rest of the route chain runs as for
+// via. Nothing else that handlers before the gateway set on via (vars,
+// map, authentication placeholders) reaches the event.
+func (h *Handler) eventRequest(ctx context.Context, via *http.Request, w http.ResponseWriter, path string, header http.Header, body []byte) *http.Request {
+	u := &url.URL{Path: path}
+	fr := (&http.Request{
+		Method:        http.MethodPost,
+		URL:           u,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        header,
+		Body:          io.NopCloser(bytes.NewReader(body)),
+		GetBody:       func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil },
+		ContentLength: int64(len(body)),
+		Host:          h.publicURL.Host,
+		RemoteAddr:    gatewayRemoteAddr,
+		RequestURI:    u.RequestURI(),
+	}).WithContext(ctx)
+	srv, _ := via.Context().Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server)
+	fr = caddyhttp.PrepareRequest(fr, caddy.NewReplacer(), w, srv)
+	if g, ok := via.Context().Value(routeGroupsKey).(map[string]struct{}); ok {
+		// In place: the replacer describes this very *http.Request.
+		*fr = *fr.WithContext(context.WithValue(fr.Context(), routeGroupsKey, maps.Clone(g)))
+	}
+	return fr
 }
 
 func statusOf(err error) int {

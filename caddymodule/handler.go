@@ -19,6 +19,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/caddy-payments/caddy-payments/providers"
@@ -60,8 +61,15 @@ type Handler struct {
 
 	// Bearer tokens accepted on the canonical API (several, for rotation).
 	// Placeholders such as {env.PAYMENTS_TOKEN} or {file./run/secrets/t} are
-	// resolved at provision time. Required unless DisableAPIToken is set.
+	// resolved at provision time. Each has every scope (see APIKeys).
+	// Required unless APIKeys or DisableAPIToken is set.
 	APITokens []string `json:"api_tokens,omitempty"`
+
+	// Named API keys limited to some scopes, for least privilege: e.g. a
+	// storefront's key that can create and read payments but not refund
+	// or pay out. api_token keeps meaning every scope. Not together with
+	// DisableAPIToken.
+	APIKeys []APIKey `json:"api_keys,omitempty"`
 
 	// Accept canonical API calls without a token. Only for setups where
 	// Caddy's own authentication, mTLS or a private network protects the
@@ -120,17 +128,18 @@ type Handler struct {
 	// schedule).
 	RetrySchedule []caddy.Duration `json:"retry_schedule,omitempty"`
 
-	// Delays between re-fetches of a payment that is not final yet (no
-	// notification came, Razorpay's late-authorisation window, payabl's
-	// failure of unfunded payments after 15 days); after the last one,
-	// checks continue at the last delay for up to 30 days. A change is
-	// forwarded to the shop like a notification's. Default: 1m 5m 15m 1h
-	// 6h 24h. Needs the outbox.
+	// Delays between re-fetches of a payment, refund or payout that is not
+	// final yet (no notification came, Razorpay's late-authorisation
+	// window, payabl's failure of unfunded payments after 15 days); after
+	// the last one, checks continue at the last delay for up to 30 days. A
+	// change is forwarded to the shop like a notification's. Default: 1m
+	// 5m 15m 1h 6h 24h. Needs the outbox.
 	ReconcileSchedule []caddy.Duration `json:"reconcile_schedule,omitempty"`
 
 	providers   map[string]providers.Provider
 	names       []string
 	tokens      [][]byte
+	keys        []apiKey // api_token tokens and api_key keys
 	fwdKeys     [][]byte
 	publicURL   *url.URL
 	store       store.Store
@@ -147,6 +156,11 @@ type Handler struct {
 	// it) and its lifetime.
 	ctx         caddy.Context
 	outboxDepth *atomic.Int64
+	// unverifiable rate-limits notifications whose signature cannot be
+	// checked (see notify_limit.go).
+	unverifiable *notifyLimiter
+	// notifications counts notification outcomes by account and result.
+	notifications *prometheus.CounterVec
 }
 
 // CaddyModule returns the Caddy module information.
@@ -182,12 +196,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 
 	repl := caddy.NewReplacer()
-	for i, t := range h.APITokens {
-		v, err := repl.ReplaceOrErr(t, true, true)
-		if err != nil {
-			return fmt.Errorf("resolving api_token %d: %w", i+1, err)
-		}
-		h.tokens = append(h.tokens, []byte(v))
+	if err := h.provisionKeys(repl); err != nil {
+		return err
 	}
 	for i, s := range h.ForwardSecrets {
 		v, err := repl.ReplaceOrErr(s, true, true)
@@ -211,6 +221,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 		h.publicURL = u
 	}
+	if err := h.checkDemoSecrets(); err != nil {
+		return err
+	}
 
 	h.maxBodySize = h.MaxBody
 	if h.maxBodySize <= 0 {
@@ -222,6 +235,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Observe: h.observeCall,
 	}
 
+	if err := h.claimStore(ctx); err != nil {
+		return err
+	}
 	db, closeDB, err := h.openStore()
 	if err != nil {
 		return fmt.Errorf("opening state store: %w", err)
@@ -230,6 +246,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.closeStore = closeDB
 	h.ctx = ctx
 	h.outboxDepth = new(atomic.Int64)
+	h.unverifiable = newNotifyLimiter(h.names, unverifiableBurst, unverifiableEvery)
 	if err := h.registerMetrics(ctx); err != nil {
 		return fmt.Errorf("registering metrics: %w", err)
 	}
@@ -262,11 +279,14 @@ func (h *Handler) Validate() error {
 			return fmt.Errorf("payments: default_provider %q is not a configured provider", h.DefaultProvider)
 		}
 	}
-	if len(h.APITokens) == 0 && !h.DisableAPIToken {
-		return fmt.Errorf("payments: api_token is required (or `api_token off` when something else protects the API)")
+	if len(h.APITokens) == 0 && len(h.APIKeys) == 0 && !h.DisableAPIToken {
+		return fmt.Errorf("payments: api_token or api_key is required (or `api_token off` when something else protects the API)")
 	}
 	if len(h.APITokens) > 0 && h.DisableAPIToken {
 		return fmt.Errorf("payments: api_token cannot both be set and off")
+	}
+	if len(h.APIKeys) > 0 && h.DisableAPIToken {
+		return fmt.Errorf("payments: api_key cannot be used with api_token off (every anonymous call would have every scope)")
 	}
 	for i, t := range h.tokens {
 		if len(t) < 16 {

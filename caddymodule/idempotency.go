@@ -32,9 +32,12 @@ const idempotencyTTL = 24 * time.Hour
 //     request_sent "no": validation, an unreachable provider) is not
 //     stored, so the merchant can correct the request and reuse the key.
 //
-// Keys are scoped by path and kept for idempotencyTTL. A request with no
-// key runs as is.
-func (h *Handler) withIdempotency(w http.ResponseWriter, r *http.Request, run func(http.ResponseWriter, *http.Request) error) error {
+// Keys are scoped by the route's identity, canon (its canonical path with
+// the argument: /payments/{id}/refunds and /payments/{id}/refunds/ are one
+// route, so one key), never by the raw path, and kept for idempotencyTTL.
+// They are not scoped by API key, so a retry sent with a rotated token
+// still replays. A request with no key runs as is.
+func (h *Handler) withIdempotency(w http.ResponseWriter, r *http.Request, canon string, run func(http.ResponseWriter, *http.Request) error) error {
 	key := r.Header.Get("Idempotency-Key")
 	if key == "" {
 		return run(w, r)
@@ -50,7 +53,7 @@ func (h *Handler) withIdempotency(w http.ResponseWriter, r *http.Request, run fu
 	r.ContentLength = int64(len(body))
 
 	ctx := r.Context()
-	storeKey := "idem:" + r.URL.Path + ":" + key
+	storeKey := "idem:" + canon + ":" + key
 	fp := fingerprint(body)
 	rec, started, err := h.store.BeginIdempotent(ctx, storeKey, fp, idempotencyTTL)
 	if err != nil {

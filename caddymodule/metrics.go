@@ -12,8 +12,15 @@ import (
 // every Provision and tolerates duplicates). Labels never carry merchant
 // data, amounts or secrets.
 //
-//	caddy_payments_outbox_depth   events waiting for redelivery to the shop
+//	caddy_payments_outbox_depth           events waiting for redelivery to the shop
+//	caddy_payments_notifications_total    notifications by account and result
+//	                                      (unmapped, suspect, tampered,
+//	                                      unconfirmed, rate_limited)
 func (h *Handler) registerMetrics(ctx caddy.Context) error {
+	h.notifications = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "payments", Name: "notifications_total",
+		Help: "Provider notifications by account and what the trust policy made of them.",
+	}, []string{"provider", "result"})
 	reg := ctx.GetMetricsRegistry()
 	if reg == nil {
 		return nil
@@ -27,5 +34,20 @@ func (h *Handler) registerMetrics(ctx caddy.Context) error {
 	if err := reg.Register(g); err != nil && !errors.As(err, &already) {
 		return err
 	}
+	if err := reg.Register(h.notifications); err != nil {
+		if !errors.As(err, &already) {
+			return err
+		}
+		if existing, ok := already.ExistingCollector.(*prometheus.CounterVec); ok {
+			h.notifications = existing
+		}
+	}
 	return nil
+}
+
+// countNotification counts one notification outcome.
+func (h *Handler) countNotification(name, result string) {
+	if h.notifications != nil {
+		h.notifications.WithLabelValues(name, result).Inc()
+	}
 }

@@ -54,6 +54,18 @@ func (h *Handler) serveNotification(w http.ResponseWriter, r *http.Request, c ca
 		return writeError(w, e)
 	}
 
+	if n.Trust.Object == providers.Unsigned {
+		if ok, wait := h.unverifiable.allow(name, h.now()); !ok {
+			h.logger.Warn("unverifiable notification rate limited; answered 429 so the provider sends it again later",
+				zap.String("provider", name), zap.String("remote_addr", r.RemoteAddr))
+			h.countNotification(name, "rate_limited")
+			w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
+			return writeError(w, &providers.Error{Type: providers.TypeInvalidRequest, Code: "rate_limited",
+				Message:    "too many notifications that cannot be authenticated; send it again later",
+				HTTPStatus: http.StatusTooManyRequests, RequestSent: providers.SentNo, Retryable: true})
+		}
+	}
+
 	ev, err := h.buildEvent(r.Context(), name, p, n)
 	if err != nil {
 		// Not acknowledged: the provider will send it again.
@@ -65,6 +77,7 @@ func (h *Handler) serveNotification(w http.ResponseWriter, r *http.Request, c ca
 	if ev == nil {
 		return p.Acknowledge(w)
 	}
+	h.scheduleAfterNotification(r, name, ev)
 	if done, _ := h.store.Delivered(r.Context(), ev.ID); done {
 		h.logger.Info("notification already delivered; acknowledged again", zap.String("provider", name), zap.String("event_id", ev.ID))
 		return p.Acknowledge(w)
@@ -174,101 +187,187 @@ func eventID(account, key, eventType string) string {
 
 // buildEvent turns a verified notification into the canonical event, or
 // nil when there is nothing to forward (a notification that maps to no
-// event, or a status change the rules refuse).
+// event, a status change the rules refuse, or a claim the trust policy in
+// trust.go does not take as a fact).
 func (h *Handler) buildEvent(ctx context.Context, name string, p providers.Provider, n *providers.Notification) (*Event, error) {
+	unverifiable := n.Trust.Object == providers.Unsigned
 	if n.ProviderRef == "" {
-		if n.EventType == "" {
+		if n.EventType == "" || unverifiable {
 			h.logger.Info("notification maps to no event; acknowledged, not forwarded", zap.String("provider", name))
 			return nil, nil
 		}
 		return nil, providers.Garbage("the notification names no transaction")
 	}
-	if n.EventType == "" && !(n.Trust.Object == providers.Unsigned) {
+	if n.EventType == "" && !unverifiable {
 		h.logger.Info("notification maps to no event; acknowledged, not forwarded",
 			zap.String("provider", name), zap.String("object", n.Object), zap.String("provider_status", n.ProviderStatus))
+		h.countNotification(name, "unmapped")
 		return nil, nil
 	}
-	var (
-		data      any
-		eventType string
-		err       error
-	)
+	ok, err := h.bindClaims(ctx, name, n)
+	if err != nil {
+		h.logger.Error("binding a notification's claims to its signed fields", zap.String("provider", name), zap.Error(err))
+		return nil, providers.Internal("the notification could not be checked; send it again later")
+	}
+	if !ok {
+		h.logger.Warn("SUSPECT notification: its signed fields were seen before with other unsigned claims; acknowledged, not acted on",
+			zap.String("provider", name), zap.String("object", n.Object), zap.String("claimed", n.EventType))
+		h.countNotification(name, "suspect")
+		return nil, nil
+	}
+	plan := planTrust(n, h.now())
+	var out *eventOutcome
 	switch n.Object {
 	case "payment":
-		data, eventType, err = h.paymentEvent(ctx, name, p, n)
+		out, err = h.paymentEvent(ctx, name, p, n, plan)
 	case "refund":
-		data, eventType, err = h.refundEvent(ctx, name, p, n)
+		out, err = h.refundEvent(ctx, name, p, n, plan)
 	case "payout":
-		data, eventType, err = h.payoutEvent(ctx, name, p, n)
+		out, err = h.payoutEvent(ctx, name, p, n, plan)
 	default:
 		h.logger.Info("notification about an unknown object; acknowledged, not forwarded", zap.String("provider", name), zap.String("object", n.Object))
 		return nil, nil
 	}
-	if err != nil || eventType == "" {
+	if err != nil || out == nil || out.eventType == "" {
 		return nil, err
 	}
 	ev := &Event{
-		ID:            eventID(name, n.EventKey, eventType),
-		Type:          eventType,
+		ID:            eventID(name, out.key, out.eventType),
+		Type:          out.eventType,
 		CreatedAt:     h.now().UTC().Truncate(1e9),
 		Provider:      name,
-		Data:          data,
+		Data:          out.data,
 		ProviderEvent: n.ProviderEvent,
 	}
-	if eventType != "payment.disputed" {
+	if out.eventType != "payment.disputed" {
 		// A dispute is news each time; a status is announced once per object.
-		ev.announce = announceKey(name, n.Object, n.ProviderRef, eventType)
+		ev.announce = announceKey(name, n.Object, n.ProviderRef, out.eventType)
 	}
 	return ev, nil
 }
 
-// paymentEvent handles a payment notification.
-func (h *Handler) paymentEvent(ctx context.Context, name string, p providers.Provider, n *providers.Notification) (any, string, error) {
+// eventOutcome is what a notification establishes: the object to forward,
+// its event type, and the key the event id is built from.
+type eventOutcome struct {
+	data      any
+	eventType string
+	key       string
+}
+
+// unconfirmed logs and counts a notification whose claim no fact supports:
+// acknowledged, not forwarded.
+func (h *Handler) unconfirmed(name, object, id, why string) (*eventOutcome, error) {
+	h.logger.Warn("notification not confirmed by the provider; acknowledged, not forwarded",
+		zap.String("provider", name), zap.String("object", object), zap.String("id", id), zap.String("reason", why))
+	h.countNotification(name, "unconfirmed")
+	return nil, nil
+}
+
+// checkTampering logs and counts an unsigned claim that contradicts the
+// facts; it reports true when the notification must not be forwarded.
+func (h *Handler) checkTampering(name, id string, n *providers.Notification, f facts) bool {
+	claim := tampered(n, f, n.Object != "refund")
+	if claim == "" {
+		return false
+	}
+	h.logger.Warn("TAMPERING: an unsigned claim of a notification contradicts the record or the provider; acknowledged, not forwarded",
+		zap.String("provider", name), zap.String("id", id), zap.String("claim", claim))
+	h.countNotification(name, "tampered")
+	return true
+}
+
+// gone reports whether a fetch error says the object does not exist.
+func gone(err error) bool { return providers.AsError(err).Type == providers.TypeNotFound }
+
+// cannotTell reports whether a fetch error says the provider cannot answer.
+func cannotTell(err error) bool { return providers.AsError(err).Type == providers.TypeNotSupported }
+
+// paymentEvent handles a payment notification under the trust policy.
+func (h *Handler) paymentEvent(ctx context.Context, name string, p providers.Provider, n *providers.Notification, plan trustPlan) (*eventOutcome, error) {
 	id := providers.EncodeID(providers.KindPayment, name, n.ProviderRef)
 	rec, recErr := h.store.GetPayment(ctx, id)
 	if recErr != nil && !errors.Is(recErr, store.ErrNotFound) {
-		return nil, "", providers.Internal("the payment record could not be read")
+		return nil, providers.Internal("the payment record could not be read")
 	}
 	known := recErr == nil
+	claimed := providers.Status(n.Status)
 	eventType := n.EventType
-	status := providers.Status(n.Status)
-	confirmed := false
-	var pay *providers.Payment
+	disputed := eventType == "payment.disputed"
+	status := claimed
+	key := n.EventKey
 
-	// Fetch when nothing in the notification can be trusted, when it claims
-	// money moved on unsigned fields, or when the amount is unsigned and the
-	// gateway has no record to take it from.
 	// A failed payment moves up (Razorpay's late authorisation) only on a
 	// fetch from the provider, never on the message alone.
 	lateUp := known && rec.Status == providers.StatusFailed &&
-		(status == providers.StatusAuthorized || status == providers.StatusSucceeded)
-	if (n.Trust.Object == providers.Unsigned) || (n.Trust.Status != providers.SignedBody) || lateUp || (!known && (n.Trust.Amount == providers.Unsigned)) {
-		got, err := p.GetPayment(ctx, h.doer, n.ProviderRef)
-		if err != nil {
-			return nil, "", err
-		}
-		h.completePayment(name, got)
-		pay, confirmed = got, true
-		if lateUp && got.Status == providers.StatusFailed {
-			h.logger.Warn("notification claims a failed payment moved up; the provider does not confirm it; acknowledged, not forwarded",
-				zap.String("provider", name), zap.String("payment_id", id), zap.String("claimed", string(status)))
-			return nil, "", nil
-		}
-		if (n.Trust.Object == providers.Unsigned) || (n.Trust.Status != providers.SignedBody) || lateUp {
-			if eventType != "payment.disputed" {
-				if got.Status != status {
-					h.logger.Warn("notification's claim not confirmed by the provider; forwarding what the provider says",
-						zap.String("provider", name), zap.String("payment_id", id), zap.String("claimed", string(status)), zap.String("fetched", string(got.Status)))
-				}
-				status = got.Status
-				eventType = paymentEventType(status)
-			}
+		(claimed == providers.StatusAuthorized || claimed == providers.StatusSucceeded)
+	// Without a record, the amount and reference come from a fetch unless
+	// the notification signs them.
+	unknownFacts := !known && (n.Trust.Amount == providers.Unsigned || n.Trust.Reference == providers.Unsigned)
+	var got *providers.Payment
+	if plan.fetch || lateUp || unknownFacts || (disputed && n.Trust.Status != providers.SignedBody) {
+		var err error
+		got, err = p.GetPayment(ctx, h.doer, n.ProviderRef)
+		switch {
+		case err != nil && plan.keyFromFetch && gone(err):
+			return h.unconfirmed(name, "payment", id, "the provider has no such payment")
+		case err != nil && cannotTell(err) && plan.fieldSigned && !unknownFacts && !disputed:
+			got = nil // the provider cannot be asked: the field-signed claim stands
+		case err != nil:
+			return nil, err
 		}
 	}
+	if got != nil {
+		h.completePayment(name, got)
+		switch {
+		case disputed:
+			if n.Trust.Status != providers.SignedBody && got.Dispute == "" {
+				return h.unconfirmed(name, "payment", id, "no dispute on the payment")
+			}
+		case plan.fetch || lateUp:
+			switch {
+			case got.Status == claimed:
+			case plan.allowConfirms && claimed != "" && got.Confirms == claimed &&
+				(!known || (got.Amount == rec.Amount && got.Currency == rec.Currency)):
+				h.logger.Info("notification's claim confirmed by a provider fetch consistent with it",
+					zap.String("provider", name), zap.String("payment_id", id), zap.String("claimed", string(claimed)),
+					zap.String("fetched", string(got.Status)))
+			default:
+				if claimed != "" {
+					h.logger.Warn("notification's claim not confirmed by the provider; forwarding what the provider says",
+						zap.String("provider", name), zap.String("payment_id", id), zap.String("claimed", string(claimed)),
+						zap.String("fetched", string(got.Status)), zap.String("reason", plan.reason))
+				}
+				status = got.Status
+			}
+			eventType = paymentEventType(status)
+		}
+		if plan.keyFromFetch {
+			key = fetchedKey("payment", n.ProviderRef, string(got.Status), got.ProviderStatus, got.Dispute)
+		}
+		if lateUp && status != providers.StatusAuthorized && status != providers.StatusSucceeded {
+			h.logger.Warn("notification claims a failed payment moved up; the provider does not confirm it; acknowledged, not forwarded",
+				zap.String("provider", name), zap.String("payment_id", id), zap.String("claimed", string(claimed)))
+			return nil, nil
+		}
+	}
+
+	var f facts
+	if known {
+		f.pick(rec.Amount, rec.Currency, rec.Reference)
+	}
+	if got != nil {
+		f.pick(got.Amount, got.Currency, got.Reference)
+	}
+	f.pick(signedFacts(n))
+	if h.checkTampering(name, id, n, f) {
+		return nil, nil
+	}
+
+	pay := got
 	if pay == nil {
 		pay = &providers.Payment{
-			Provider: name, ProviderReference: n.ProviderRef, Reference: n.Reference,
-			Amount: n.Amount, Currency: n.Currency, Status: status,
+			Provider: name, ProviderReference: n.ProviderRef, Reference: f.reference,
+			Amount: f.amount, Currency: f.currency, Status: status,
 			ProviderStatus: n.ProviderStatus, ProviderMessage: n.ProviderMessage,
 		}
 		h.completePayment(name, pay)
@@ -278,39 +377,38 @@ func (h *Handler) paymentEvent(ctx context.Context, name string, p providers.Pro
 	}
 	if !known {
 		base := *pay
-		if eventType != "payment.disputed" {
+		if !disputed {
 			base.Status = status
 		}
 		var err error
 		rec, err = h.store.PutPayment(ctx, &store.PaymentRecord{
-			ID: id, Provider: name, ProviderRef: n.ProviderRef, Reference: base.Reference,
-			Amount: base.Amount, Currency: base.Currency, Status: base.Status, Test: base.Test,
+			ID: id, Provider: name, ProviderRef: n.ProviderRef, Reference: f.reference,
+			Amount: f.amount, Currency: f.currency, Status: base.Status, Test: base.Test,
 			ProviderStatus: base.ProviderStatus, ProviderMessage: base.ProviderMessage, CreatedAt: base.CreatedAt,
 			History: []store.StatusChange{{Status: string(base.Status), At: h.now().UTC(), Source: "notification", ProviderStatus: n.ProviderStatus}},
 		})
 		if err != nil {
-			return nil, "", providers.Internal("the payment record could not be stored")
+			return nil, providers.Internal("the payment record could not be stored")
 		}
 	}
 	if eventType == "" {
-		return nil, "", nil
+		return nil, nil
 	}
-	if eventType != "payment.disputed" {
-		if rec.Status != status {
-			upd, changed, err := h.store.ApplyPaymentStatus(ctx, id, status, confirmed,
-				store.StatusChange{Status: string(status), At: h.now().UTC(), Source: "notification", ProviderStatus: n.ProviderStatus})
-			if err != nil {
-				return nil, "", providers.Internal("the payment record could not be updated")
-			}
-			if !changed && upd.Status != status {
-				h.logger.Info("notification would move the payment backwards; recorded, acknowledged, not forwarded",
-					zap.String("provider", name), zap.String("payment_id", id), zap.String("recorded", string(upd.Status)), zap.String("notified", string(status)))
-				return nil, "", nil
-			}
-			rec = upd
+	if !disputed && rec.Status != status {
+		confirmed := got != nil && got.Status == status
+		upd, changed, err := h.store.ApplyPaymentStatus(ctx, id, status, confirmed,
+			store.StatusChange{Status: string(status), At: h.now().UTC(), Source: "notification", ProviderStatus: n.ProviderStatus})
+		if err != nil {
+			return nil, providers.Internal("the payment record could not be updated")
 		}
+		if !changed && upd.Status != status {
+			h.logger.Info("notification would move the payment backwards; recorded, acknowledged, not forwarded",
+				zap.String("provider", name), zap.String("payment_id", id), zap.String("recorded", string(upd.Status)), zap.String("notified", string(status)))
+			return nil, nil
+		}
+		rec = upd
 	}
-	return mergeRecord(pay, rec), eventType, nil
+	return &eventOutcome{data: mergeRecord(pay, rec), eventType: eventType, key: key}, nil
 }
 
 // paymentEventType maps a payment status to its event type ("" for
@@ -324,111 +422,183 @@ func paymentEventType(s providers.Status) string {
 	return ""
 }
 
-// refundEvent handles a refund notification.
-func (h *Handler) refundEvent(ctx context.Context, name string, p providers.Provider, n *providers.Notification) (any, string, error) {
+// refundEvent handles a refund notification under the trust policy.
+func (h *Handler) refundEvent(ctx context.Context, name string, p providers.Provider, n *providers.Notification, plan trustPlan) (*eventOutcome, error) {
 	id := providers.EncodeID(providers.KindRefund, name, n.ProviderRef)
-	status, eventType := n.Status, n.EventType
-	var out *providers.Refund
-	if (n.Trust.Object == providers.Unsigned) || (n.Trust.Status != providers.SignedBody) {
-		refunder, ok := p.(providers.Refunder)
-		if !ok {
-			return nil, "", providers.NotSupported("provider %s cannot confirm refunds", name)
-		}
-		got, err := refunder.GetRefund(ctx, h.doer, n.ProviderRef)
-		if err != nil {
-			return nil, "", err
-		}
-		out, status, eventType = got, got.Status, "refund."+got.Status
-	}
 	rec, err := h.waitRefund(ctx, id)
-	switch {
-	case err == nil:
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, providers.Internal("the refund record could not be read")
+	}
+	known := err == nil
+	status, eventType, key := n.Status, n.EventType, n.EventKey
+	unknownFacts := !known && (n.Trust.Amount == providers.Unsigned || n.Trust.Reference == providers.Unsigned)
+	var got *providers.Refund
+	if plan.fetch || unknownFacts {
+		var ferr error = providers.NotSupported("provider %s cannot report refunds", name)
+		if refunder, ok := p.(providers.Refunder); ok {
+			got, ferr = refunder.GetRefund(ctx, h.doer, n.ProviderRef)
+		}
+		switch {
+		case ferr == nil:
+			if plan.fetch {
+				if got.Status != status {
+					h.logger.Warn("notification's claim not confirmed by the provider; forwarding what the provider says",
+						zap.String("provider", name), zap.String("refund_id", id), zap.String("claimed", status),
+						zap.String("fetched", got.Status), zap.String("reason", plan.reason))
+				}
+				status, eventType = got.Status, "refund."+got.Status
+			}
+			if plan.keyFromFetch {
+				key = fetchedKey("refund", n.ProviderRef, got.Status, got.ProviderStatus, "")
+			}
+		case cannotTell(ferr) && plan.fieldSigned && !unknownFacts:
+			// The provider cannot be asked: the field-signed claim stands.
+		case cannotTell(ferr) || (plan.keyFromFetch && gone(ferr)):
+			return h.unconfirmed(name, "refund", id, "the provider cannot confirm the refund")
+		default:
+			return nil, ferr
+		}
+	}
+
+	var f facts
+	if known {
+		f.pick(rec.Amount, rec.Currency, rec.Reference)
+	}
+	if got != nil {
+		f.pick(got.Amount, got.Currency, got.Reference)
+	}
+	f.pick(signedFacts(n))
+	if h.checkTampering(name, id, n, f) {
+		return nil, nil
+	}
+
+	var out *providers.Refund
+	if known {
 		if rec.Status != status {
 			upd, changed, err := h.store.ApplyRefundStatus(ctx, id, status, store.StatusChange{Status: status, At: h.now().UTC(), Source: "notification", ProviderStatus: n.ProviderStatus})
 			if err != nil {
-				return nil, "", providers.Internal("the refund record could not be updated")
+				return nil, providers.Internal("the refund record could not be updated")
 			}
 			if !changed && upd.Status != status {
 				h.logger.Info("notification would move the refund backwards; recorded, acknowledged, not forwarded",
 					zap.String("provider", name), zap.String("refund_id", id), zap.String("recorded", upd.Status), zap.String("notified", status))
-				return nil, "", nil
+				return nil, nil
 			}
 			rec = upd
 		}
 		out = refundFromRecord(rec)
-	case errors.Is(err, store.ErrNotFound):
+	} else {
+		out = got
 		if out == nil {
-			out = &providers.Refund{ProviderReference: n.ProviderRef, Reference: n.Reference, Amount: n.Amount, Currency: n.Currency, Status: status}
+			out = &providers.Refund{ProviderReference: n.ProviderRef, Status: status}
 		}
+		out.Reference, out.Amount, out.Currency, out.Status = f.reference, f.amount, f.currency, status
 		out.ID, out.Object, out.Provider = id, "refund", name
-		if n.PaymentRef != "" {
+		if n.PaymentRef != "" && n.Trust.Object != providers.Unsigned {
 			out.PaymentID = providers.EncodeID(providers.KindPayment, name, n.PaymentRef)
 		}
-	default:
-		return nil, "", providers.Internal("the refund record could not be read")
 	}
 	out.ProviderStatus, out.ProviderMessage = n.ProviderStatus, n.ProviderMessage
+	if got != nil {
+		out.ProviderStatus, out.ProviderMessage = got.ProviderStatus, got.ProviderMessage
+	}
 	if !providers.ValidEventType(eventType) {
 		h.logger.Info("notification maps to no event; acknowledged, not forwarded",
 			zap.String("provider", name), zap.String("id", id), zap.String("status", status))
-		return nil, "", nil
+		return nil, nil
 	}
-	return out, eventType, nil
+	return &eventOutcome{data: out, eventType: eventType, key: key}, nil
 }
 
-// payoutEvent handles a payout notification.
-func (h *Handler) payoutEvent(ctx context.Context, name string, p providers.Provider, n *providers.Notification) (any, string, error) {
+// payoutEvent handles a payout notification under the trust policy.
+func (h *Handler) payoutEvent(ctx context.Context, name string, p providers.Provider, n *providers.Notification, plan trustPlan) (*eventOutcome, error) {
 	id := providers.EncodeID(providers.KindPayout, name, n.ProviderRef)
-	status, eventType := n.Status, n.EventType
-	var out *providers.Payout
-	if (n.Trust.Object == providers.Unsigned) || (n.Trust.Status != providers.SignedBody) {
-		sender, ok := p.(providers.PayoutSender)
-		if !ok {
-			return nil, "", providers.NotSupported("provider %s cannot confirm payouts", name)
-		}
-		got, err := sender.GetPayout(ctx, h.doer, n.ProviderRef)
-		if err != nil {
-			return nil, "", err
-		}
-		out, status, eventType = got, got.Status, "payout."+got.Status
-	}
 	rec, err := h.store.GetPayout(ctx, id)
-	if err == nil && rec.Status == providers.PayoutSucceeded && status == providers.PayoutFailed {
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, providers.Internal("the payout record could not be read")
+	}
+	known := err == nil
+	status, eventType, key := n.Status, n.EventType, n.EventKey
+	unknownFacts := !known && (n.Trust.Amount == providers.Unsigned || n.Trust.Reference == providers.Unsigned)
+	var got *providers.Payout
+	if plan.fetch || unknownFacts {
+		var ferr error = providers.NotSupported("provider %s cannot report payouts", name)
+		if sender, ok := p.(providers.PayoutSender); ok {
+			got, ferr = sender.GetPayout(ctx, h.doer, n.ProviderRef)
+		}
+		switch {
+		case ferr == nil:
+			if plan.fetch {
+				if got.Status != status {
+					h.logger.Warn("notification's claim not confirmed by the provider; forwarding what the provider says",
+						zap.String("provider", name), zap.String("payout_id", id), zap.String("claimed", status),
+						zap.String("fetched", got.Status), zap.String("reason", plan.reason))
+				}
+				status, eventType = got.Status, "payout."+got.Status
+			}
+			if plan.keyFromFetch {
+				key = fetchedKey("payout", n.ProviderRef, got.Status, got.ProviderStatus, "")
+			}
+		case cannotTell(ferr) && plan.fieldSigned && !unknownFacts:
+			// The provider cannot be asked: the field-signed claim stands.
+		case cannotTell(ferr) || (plan.keyFromFetch && gone(ferr)):
+			return h.unconfirmed(name, "payout", id, "the provider cannot confirm the payout")
+		default:
+			return nil, ferr
+		}
+	}
+	if known && rec.Status == providers.PayoutSucceeded && status == providers.PayoutFailed {
 		// A bank can return a payout days after it was paid out (payabl
 		// sends a failed cft notification then): that is a reversal.
 		status, eventType = providers.PayoutReversed, "payout.reversed"
 	}
-	switch {
-	case err == nil:
+
+	var f facts
+	if known {
+		f.pick(rec.Amount, rec.Currency, rec.Reference)
+	}
+	if got != nil {
+		f.pick(got.Amount, got.Currency, got.Reference)
+	}
+	f.pick(signedFacts(n))
+	if h.checkTampering(name, id, n, f) {
+		return nil, nil
+	}
+
+	var out *providers.Payout
+	if known {
 		if rec.Status != status {
 			upd, changed, err := h.store.ApplyPayoutStatus(ctx, id, status, store.StatusChange{Status: status, At: h.now().UTC(), Source: "notification", ProviderStatus: n.ProviderStatus})
 			if err != nil {
-				return nil, "", providers.Internal("the payout record could not be updated")
+				return nil, providers.Internal("the payout record could not be updated")
 			}
 			if !changed && upd.Status != status {
 				h.logger.Info("notification would move the payout backwards; recorded, acknowledged, not forwarded",
 					zap.String("provider", name), zap.String("payout_id", id), zap.String("recorded", upd.Status), zap.String("notified", status))
-				return nil, "", nil
+				return nil, nil
 			}
 			rec = upd
 		}
 		out = &providers.Payout{ProviderReference: rec.ProviderRef, Reference: rec.Reference, Amount: rec.Amount,
-			Currency: rec.Currency, Status: rec.Status, Test: rec.Test, CreatedAt: rec.CreatedAt}
-	case errors.Is(err, store.ErrNotFound):
+			Currency: rec.Currency, Status: rec.Status, Test: rec.Test, CreatedAt: rec.CreatedAt, CreatedBy: rec.CreatedBy}
+	} else {
+		out = got
 		if out == nil {
-			out = &providers.Payout{ProviderReference: n.ProviderRef, Reference: n.Reference, Amount: n.Amount, Currency: n.Currency, Status: status}
+			out = &providers.Payout{ProviderReference: n.ProviderRef}
 		}
-	default:
-		return nil, "", providers.Internal("the payout record could not be read")
+		out.Reference, out.Amount, out.Currency, out.Status = f.reference, f.amount, f.currency, status
 	}
 	out.ID, out.Object, out.Provider = id, "payout", name
 	out.ProviderStatus, out.ProviderMessage = n.ProviderStatus, n.ProviderMessage
+	if got != nil {
+		out.ProviderStatus, out.ProviderMessage = got.ProviderStatus, got.ProviderMessage
+	}
 	if !providers.ValidEventType(eventType) {
 		h.logger.Info("notification maps to no event; acknowledged, not forwarded",
 			zap.String("provider", name), zap.String("id", id), zap.String("status", status))
-		return nil, "", nil
+		return nil, nil
 	}
-	return out, eventType, nil
+	return &eventOutcome{data: out, eventType: eventType, key: key}, nil
 }
 
 // waitRefund reads a refund record. Providers may notify about a refund

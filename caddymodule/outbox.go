@@ -181,9 +181,11 @@ type redelivery struct {
 }
 
 // redeliver sends one entry through the HTTP server it came in on: a
-// synthetic request to the original host and path, which Caddy routes to
-// the gateway handler like the notification, which then forwards the
-// stored event (freshly signed) to the next handler.
+// synthetic request to the original host and path (nothing else of the
+// notification: no headers, no body), which Caddy routes to the gateway
+// handler like the notification (handle_path and all), which then forwards
+// the stored event (freshly signed) to the next handler in a request of
+// its own, built as for the first attempt (eventRequest).
 func (h *Handler) redeliver(ctx context.Context, e *store.OutboxEntry) {
 	attempt := e.Attempts + 1
 	fail := func(reason string) {
@@ -204,7 +206,7 @@ func (h *Handler) redeliver(ctx context.Context, e *store.OutboxEntry) {
 		fail("bad stored address")
 		return
 	}
-	req.Host, req.RequestURI, req.RemoteAddr = e.Host, e.Path, "127.0.0.1:0"
+	req.Host, req.RequestURI, req.RemoteAddr = e.Host, e.Path, gatewayRemoteAddr
 	srv.ServeHTTP(&captureWriter{header: http.Header{}}, req)
 	switch {
 	case !rd.handled:

@@ -36,6 +36,8 @@ func TestSecretsNeverLeak(t *testing.T) {
 	whsecKey := strings.TrimPrefix(testWhsec, "whsec_") // the shop verifies with testWhsec
 	t.Setenv("LEAK_PAYABL_SECRET", secret)
 	t.Setenv("LEAK_TOKEN", testToken)
+	const keyToken = "Bk5-backoffice-api-key-2Jr"
+	t.Setenv("LEAK_KEY", keyToken)
 	t.Setenv("LEAK_WHSEC", "whsec_"+whsecKey)
 	logFile := filepath.Join(t.TempDir(), "caddy.log")
 	sh := newShop(t)
@@ -77,6 +79,7 @@ http://localhost:9080 {
 			endpoint http://localhost:9080/sandbox/paysage
 		}
 		api_token {env.LEAK_TOKEN}
+		api_key backoffice {env.LEAK_KEY} payments:read refunds:write
 		forward_secret {env.LEAK_WHSEC}
 		public_url http://localhost:9080
 		timeout 2s
@@ -117,6 +120,11 @@ http://localhost:9080 {
 	sandboxAction(t, tx, "approve")
 	waitFor(t, "events", func() bool { return len(eventsOf(t, sh, id)) == 2 })
 	call("POST", "/payments/"+id+"/refunds", testToken, map[string]any{"amount": 100})
+	if rf := call("POST", "/payments/"+id+"/refunds", keyToken, map[string]any{"amount": 100}); rf["created_by"] != "backoffice" {
+		t.Fatalf("refund with the api_key: %v", rf)
+	}
+	call("POST", "/payouts", keyToken, map[string]any{"provider": "payabl", "reference": "PO-LEAK-K", "amount": 999, "currency": "EUR",
+		"bank_account": map[string]any{"country": "FI", "iban": iban}})
 	call("GET", "/payments/"+id, testToken, nil)
 	call("POST", "/payouts", testToken, map[string]any{"provider": "payabl", "reference": "PO-LEAK", "amount": 999, "currency": "EUR",
 		"bank_account": map[string]any{"country": "FI", "iban": iban}, "customer": map[string]any{"email": "jane@example.com", "birth_date": "1990-02-08"}})
@@ -174,9 +182,18 @@ http://localhost:9080 {
 	if gatewayLogs.Len() == 0 {
 		t.Fatal("the gateway logged nothing: the test would prove nothing")
 	}
-	for what, text := range map[string][]byte{"logs": logs, "API answers": answers.Bytes(), "forwarded events": events.Bytes()} {
+	resp, err = http.Get("http://localhost:2999/config/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.Contains(cfg, []byte("{env.LEAK_KEY}")) {
+		t.Fatalf("/config/ does not show the api_key placeholder: the test would prove nothing")
+	}
+	for what, text := range map[string][]byte{"logs": logs, "API answers": answers.Bytes(), "forwarded events": events.Bytes(), "/config/": cfg} {
 		for name, s := range map[string]string{"payabl secret": secret, "Razorpay key secret": rzpSecret, "Razorpay webhook secret": rzpWebhook,
-			"PaySage secret key": psSecret, "API token": testToken, "forward secret": whsecKey, "full IBAN": iban,
+			"PaySage secret key": psSecret, "API token": testToken, "API key token": keyToken, "forward secret": whsecKey, "full IBAN": iban,
 			"PaySage Basic credentials": base64.StdEncoding.EncodeToString([]byte("361:" + psSecret))} {
 			if bytes.Contains(text, []byte(s)) {
 				t.Errorf("%s contain the %s", what, name)

@@ -2,7 +2,10 @@ package caddymodule
 
 import (
 	"fmt"
+	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -37,6 +40,90 @@ type RedisStorage struct {
 
 	// Connect with TLS.
 	TLS bool `json:"tls,omitempty"`
+}
+
+// storeUsers records, for each config load, which payments handler uses
+// each state store. Two handlers of one config that would share a store
+// would mix their idempotency keys, records and reconcile checks (one's
+// reconciler ends the other's checks as "provider no longer
+// configured"), so a second handler on a store is refused unless it is
+// the same gateway: the same public_url (one site served on several
+// ports or servers gets one handler per server). A config load is
+// told apart by its context's Done channel, which every module of the
+// load shares (the http app derives each server's context from it) and
+// which closes when the load is stopped or fails; the old and the new
+// config of a reload are two loads, so they may use the same store, as
+// they must.
+var storeUsers = struct {
+	sync.Mutex
+	loads map[<-chan struct{}]map[string]string // load → store → public_url
+}{loads: map[<-chan struct{}]map[string]string{}}
+
+// claimStore registers this handler as a user of its state store in the
+// config load of ctx, and refuses a store another handler of the same
+// load uses under another public_url.
+func (h *Handler) claimStore(ctx caddy.Context) error {
+	done := ctx.Done()
+	if done == nil {
+		return nil // a context that never ends is no config load
+	}
+	where, err := h.storeIdentity()
+	if err != nil {
+		return err
+	}
+	self := ""
+	if h.publicURL != nil {
+		self = h.publicURL.String()
+	}
+	storeUsers.Lock()
+	defer storeUsers.Unlock()
+	users := storeUsers.loads[done]
+	if users == nil {
+		users = map[string]string{}
+		storeUsers.loads[done] = users
+		go func() {
+			<-done
+			storeUsers.Lock()
+			delete(storeUsers.loads, done)
+			storeUsers.Unlock()
+		}()
+	}
+	if other, taken := users[where]; taken && other != self {
+		fix := "give each its own storage_path"
+		if h.Redis != nil {
+			fix = "give each its own key_prefix (or db) in storage redis"
+		}
+		return fmt.Errorf("payments: two payments handlers in one config (public_url %s and %s) would share one state store (%s), mixing their idempotency keys, records and reconcile checks: %s",
+			other, self, where, fix)
+	}
+	users[where] = self
+	return nil
+}
+
+// storeIdentity names the state store this handler would open: the
+// absolute path of the bolt file, or the Redis address, database and key
+// prefix (never the credentials).
+func (h *Handler) storeIdentity() (string, error) {
+	if r := h.Redis; r != nil {
+		addr, err := caddy.NewReplacer().ReplaceOrErr(r.Addr, true, true)
+		if err != nil {
+			return "", fmt.Errorf("storage redis: address: %w", err)
+		}
+		prefix := r.KeyPrefix
+		if prefix == "" {
+			prefix = store.DefaultRedisKeyPrefix
+		}
+		return fmt.Sprintf("redis %s db %d key_prefix %q", strings.ToLower(addr), r.DB, prefix), nil
+	}
+	path := h.StoragePath
+	if path == "" {
+		path = store.DefaultPath()
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", fmt.Errorf("storage_path: %w", err)
+	}
+	return "file " + abs, nil
 }
 
 // openStore opens the configured state store: Redis when configured,

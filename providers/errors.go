@@ -10,6 +10,7 @@ import (
 const (
 	TypeInvalidRequest      = "invalid_request"
 	TypeAuthentication      = "authentication"
+	TypeForbidden           = "forbidden"
 	TypeNotFound            = "not_found"
 	TypeIdempotencyConflict = "idempotency_conflict"
 	TypeProviderDeclined    = "provider_declined"
@@ -64,6 +65,8 @@ func (e *Error) Status() int {
 		return http.StatusBadRequest
 	case TypeAuthentication:
 		return http.StatusUnauthorized
+	case TypeForbidden:
+		return http.StatusForbidden
 	case TypeNotFound:
 		return http.StatusNotFound
 	case TypeIdempotencyConflict:

@@ -145,6 +145,9 @@ type Refund struct {
 	ProviderMessage   string    `json:"provider_message,omitempty"`
 	Test              bool      `json:"test"`
 	CreatedAt         time.Time `json:"created_at"`
+	// CreatedBy names the API key that created the refund (the api_key
+	// name, or "api_token"); empty when the gateway does not know it.
+	CreatedBy string `json:"created_by,omitempty"`
 }
 
 // BankAccount is a payout destination.
@@ -187,4 +190,7 @@ type Payout struct {
 	ProviderMessage   string    `json:"provider_message,omitempty"`
 	Test              bool      `json:"test"`
 	CreatedAt         time.Time `json:"created_at"`
+	// CreatedBy names the API key that created the payout (the api_key
+	// name, or "api_token"); empty when the gateway does not know it.
+	CreatedBy string `json:"created_by,omitempty"`
 }

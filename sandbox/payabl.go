@@ -142,7 +142,9 @@ type payablTxn struct {
 	Chargebacks []time.Time
 }
 
-// payablDelivery records one notification attempt and how the receiver answered.
+// payablDelivery records one notification attempt and how the receiver
+// answered: its HTTP status and whether that acknowledged the notification,
+// never the body of the answer.
 type payablDelivery struct {
 	Type         string    `json:"type"`
 	ErrorCode    string    `json:"errorcode"`
@@ -150,7 +152,6 @@ type payablDelivery struct {
 	Timestamp    int64     `json:"timestamp"`
 	URL          string    `json:"url,omitempty"`
 	HTTPStatus   int       `json:"http_status,omitempty"`
-	Body         string    `json:"body,omitempty"`
 	Error        string    `json:"error,omitempty"`
 	Acknowledged bool      `json:"acknowledged"`
 	SentAt       time.Time `json:"sent_at"`

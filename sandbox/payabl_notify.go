@@ -3,7 +3,6 @@ package sandbox
 import (
 	"bytes"
 	"context"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -121,8 +120,9 @@ func (p *payabl) send(ctx context.Context, t *payablTxn, n payablNotice) {
 		if n.url == "" {
 			d.Error = "no notification_url was given; nothing sent"
 		} else {
-			d.HTTPStatus, d.Body, d.Error = p.post(ctx, n.url, n.body(p.secret, d.Timestamp))
-			d.Acknowledged = d.HTTPStatus == http.StatusOK && strings.TrimSpace(d.Body) == "OK"
+			var answer []byte
+			d.HTTPStatus, answer, d.Error = p.post(ctx, n.url, n.body(p.secret, d.Timestamp))
+			d.Acknowledged = d.HTTPStatus == http.StatusOK && strings.TrimSpace(string(answer)) == "OK"
 		}
 		p.mu.Lock()
 		t.Notifications = append(t.Notifications, d)
@@ -138,19 +138,14 @@ func (p *payabl) send(ctx context.Context, t *payablTxn, n payablNotice) {
 }
 
 // post sends one notification and returns the receiver's status and the
-// start of its body.
-func (p *payabl) post(ctx context.Context, url string, body []byte) (int, string, string) {
+// start of its answer, which only decides the acknowledgement (payabl.
+// expects "OK") and is never recorded.
+func (p *payabl) post(ctx context.Context, url string, body []byte) (int, []byte, string) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return 0, "", "building request: " + err.Error()
+		return 0, nil, "building request: " + err.Error()
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("User-Agent", "caddy-payments-sandbox (payabl emulator)")
-	resp, err := p.env.client.Do(req)
-	if err != nil {
-		return 0, "", err.Error()
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-	return resp.StatusCode, string(b), ""
+	return p.env.deliver(req)
 }

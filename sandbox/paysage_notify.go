@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"io"
 	"net/http"
 	"time"
 
@@ -22,13 +21,13 @@ type psNotice struct {
 	duplicate bool
 }
 
-// psDelivery records one webhook attempt and how the receiver answered.
+// psDelivery records one webhook attempt and how the receiver answered:
+// its HTTP status, never the body of the answer.
 type psDelivery struct {
 	Status           string    `json:"status"`
 	URL              string    `json:"url,omitempty"`
 	ContentSignature string    `json:"content_signature,omitempty"`
 	HTTPStatus       int       `json:"http_status,omitempty"`
-	Body             string    `json:"body,omitempty"`
 	Error            string    `json:"error,omitempty"`
 	Acknowledged     bool      `json:"acknowledged"`
 	SentAt           time.Time `json:"sent_at"`
@@ -63,7 +62,7 @@ func (p *paysage) send(ctx context.Context, t *psTxn, n psNotice) {
 			d.Error = "no notification_url was given; nothing sent"
 		} else {
 			d.ContentSignature = n.signature
-			d.HTTPStatus, d.Body, d.Error = p.post(ctx, n)
+			d.HTTPStatus, d.Error = p.post(ctx, n)
 			d.Acknowledged = d.HTTPStatus == http.StatusOK
 		}
 		p.mu.Lock()
@@ -80,21 +79,17 @@ func (p *paysage) send(ctx context.Context, t *psTxn, n psNotice) {
 
 // post sends one webhook with both authentications PaySage offers: HTTP
 // Basic shop_id:secret_key and the RSA Content-Signature of the raw body.
-func (p *paysage) post(ctx context.Context, n psNotice) (int, string, string) {
+// It returns the receiver's status; the answer's body is never kept.
+func (p *paysage) post(ctx context.Context, n psNotice) (int, string) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.url, bytes.NewReader(n.body))
 	if err != nil {
-		return 0, "", "building request: " + err.Error()
+		return 0, "building request: " + err.Error()
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "caddy-payments-sandbox (paysage emulator)")
 	req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(p.shopID+":"+p.secretKey)))
 	req.Header.Set("Content-Signature", n.signature)
-	resp, err := p.env.client.Do(req)
-	if err != nil {
-		return 0, "", err.Error()
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-	return resp.StatusCode, string(b), ""
+	status, _, errText := p.env.deliver(req)
+	return status, errText
 }

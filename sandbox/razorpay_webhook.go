@@ -3,7 +3,6 @@ package sandbox
 import (
 	"bytes"
 	"context"
-	"io"
 	"net/http"
 	"time"
 
@@ -53,7 +52,8 @@ type rzpEvent struct {
 	duplicate bool
 }
 
-// rzpDelivery records one webhook attempt and how the receiver answered.
+// rzpDelivery records one webhook attempt and how the receiver answered:
+// its HTTP status, never the body of the answer.
 type rzpDelivery struct {
 	Event        string    `json:"event"`
 	EventID      string    `json:"event_id"`
@@ -61,7 +61,6 @@ type rzpDelivery struct {
 	URL          string    `json:"url,omitempty"`
 	SignedWith   string    `json:"signed_with,omitempty"`
 	HTTPStatus   int       `json:"http_status,omitempty"`
-	Body         string    `json:"body,omitempty"`
 	Error        string    `json:"error,omitempty"`
 	Acknowledged bool      `json:"acknowledged"`
 	SentAt       time.Time `json:"sent_at"`
@@ -116,7 +115,7 @@ func (rz *razorpay) deliver(ctx context.Context, events []rzpEvent) {
 				d.Error = "no webhook_url configured; nothing sent"
 			} else {
 				d.SignedWith = rz.signingLabel
-				d.HTTPStatus, d.Body, d.Error = rz.post(ctx, ev)
+				d.HTTPStatus, d.Error = rz.post(ctx, ev)
 				d.Acknowledged = d.HTTPStatus >= 200 && d.HTTPStatus < 300
 			}
 			rz.mu.Lock()
@@ -136,24 +135,19 @@ func (rz *razorpay) deliver(ctx context.Context, events []rzpEvent) {
 	}
 }
 
-// post sends one webhook and returns the receiver's status and the start
-// of its body.
-func (rz *razorpay) post(ctx context.Context, ev rzpEvent) (int, string, string) {
+// post sends one webhook and returns the receiver's status; the answer's
+// body is never kept.
+func (rz *razorpay) post(ctx context.Context, ev rzpEvent) (int, string) {
 	ctx, cancel := context.WithTimeout(ctx, rzpWebhookTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rz.webhookURL, bytes.NewReader(ev.body))
 	if err != nil {
-		return 0, "", "building request: " + err.Error()
+		return 0, "building request: " + err.Error()
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "Razorpay-Webhook/v1 (caddy-payments-sandbox)")
 	req.Header.Set("X-Razorpay-Signature", rzpSign(rz.webhookSecret, ev.body))
 	req.Header.Set("X-Razorpay-Event-Id", ev.id)
-	resp, err := rz.env.client.Do(req)
-	if err != nil {
-		return 0, "", err.Error()
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-	return resp.StatusCode, string(b), ""
+	status, _, errText := rz.env.deliver(req)
+	return status, errText
 }

@@ -56,9 +56,14 @@ const (
 // State is in memory and belongs to one module instance: a config reload
 // starts an empty sandbox.
 //
-// The sandbox is for demos and tests, not for the open internet: it POSTs
-// notifications to whatever notification_url a caller names, and its
-// inspection endpoints let anyone approve any payment.
+// The sandbox is for demos and tests, not for the open internet: its
+// credentials are published, it POSTs notifications to whatever
+// notification_url a caller names, and its inspection endpoints let anyone
+// approve any payment. So by default it answers loopback clients only
+// (others get 403), delivers notifications to loopback addresses only
+// (checked on the address actually dialed), never follows a redirect and
+// never publishes what a notification target answered; AllowRemoteClients
+// and AllowRemoteTargets lift the first two rules.
 type Handler struct {
 	// Prefix is the path under which the sandbox is served. Default
 	// "/sandbox"; payabl. then lives under /sandbox/payabl.
@@ -79,6 +84,20 @@ type Handler struct {
 	// SlowDelay is how long the "timeout" magic value makes the sandbox wait
 	// before answering. Default 35s; tests set it small.
 	SlowDelay caddy.Duration `json:"slow_delay,omitempty"`
+
+	// AllowRemoteClients lets clients that are not on a loopback address
+	// use the sandbox (its API, checkout pages and inspection listings).
+	// Default false: any other client gets 403. Turn it on only for a demo
+	// on a trusted network: the sandbox's credentials are published and
+	// anyone it serves can approve any payment.
+	AllowRemoteClients bool `json:"allow_remote_clients,omitempty"`
+
+	// AllowRemoteTargets lets the sandbox deliver notifications to
+	// addresses that are not loopback. Default false: a notification_url
+	// (or webhook_url) whose host is, or resolves to, anything but a
+	// loopback address is refused when dialed, and the refusal is recorded
+	// in the inspection listing. Redirects are never followed either way.
+	AllowRemoteTargets bool `json:"allow_remote_targets,omitempty"`
 
 	// Payabl configures the payabl. emulator. Optional: without it the
 	// emulator accepts the public payabl. sandbox account.
@@ -146,7 +165,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		ctx:         runCtx,
 		cancel:      cancel,
 		logger:      ctx.Logger(),
-		client:      &http.Client{Timeout: notifyTimeout},
+		client:      newNotifyClient(h.AllowRemoteTargets),
 		prefix:      h.Prefix,
 		publicURL:   strings.TrimSuffix(h.PublicURL, "/"),
 		notifyDelay: time.Duration(h.NotifyDelay),
@@ -165,7 +184,45 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("payments_sandbox: paysage: %w", err)
 	}
 	h.emulators = map[string]emulator{"payabl": pay, "razorpay": rzp, "paysage": ps}
+	h.warnEnabled(pay, rzp, ps)
 	return nil
+}
+
+// warnEnabled says loudly, at every start, that the sandbox is on and what
+// it accepts. It names the accounts and whether their secrets are the
+// published defaults, never a secret.
+func (h *Handler) warnEnabled(pay *payabl, rzp *razorpay, ps *paysage) {
+	scope := func(remote bool) string {
+		if remote {
+			return "ANY address (allow_remote)"
+		}
+		return "loopback only"
+	}
+	var published []string
+	if pay.secret == DefaultPayablSecret {
+		published = append(published, "payabl secret")
+	}
+	if rzp.keySecret == DefaultRazorpayKeySecret {
+		published = append(published, "razorpay key_secret")
+	}
+	if rzp.webhookSecret == DefaultRazorpayWebhookSecret {
+		published = append(published, "razorpay webhook_secret")
+	}
+	if ps.secretKey == DefaultPaysageSecretKey {
+		published = append(published, "paysage secret_key")
+	}
+	if ps.publicKey == paysageTestPublicKey {
+		published = append(published, "paysage webhook signing key (embedded TEST-ONLY key)")
+	}
+	h.env.logger.Warn("payments SANDBOX ENABLED: it emulates payment providers for demos and tests only; "+
+		"every object is a test object, anyone it serves can approve any payment, and it must never face the internet",
+		zap.String("prefix", h.Prefix),
+		zap.String("clients", scope(h.AllowRemoteClients)),
+		zap.String("notification_targets", scope(h.AllowRemoteTargets)),
+		zap.String("payabl_merchant_id", pay.merchantID),
+		zap.String("razorpay_key_id", rzp.keyID),
+		zap.String("paysage_shop_id", ps.shopID),
+		zap.Strings("published_demo_credentials_accepted", published))
 }
 
 // Validate checks the configuration once more after Provision.
@@ -209,6 +266,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	// Everything the sandbox answers is a test object; say so on the wire.
 	w.Header().Set("X-Payments-Sandbox", "test")
+	if !h.AllowRemoteClients && !loopbackClient(r) {
+		refuseRemoteClient(w)
+		return nil
+	}
 	name, sub, _ := strings.Cut(strings.TrimPrefix(rest, "/"), "/")
 	em, ok := h.emulators[name]
 	if !ok {

@@ -31,12 +31,19 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		public_url <URL>          # external URL of <prefix>, for checkout links
 //		notify_delay <duration>   # between the two Trustly notifications (default 0)
 //		slow_delay <duration>     # how long the "timeout" magic value stalls (default 35s)
+//		allow_remote [clients] [targets]  # no argument: both; default neither
 //		payabl {
 //			merchant_id <id>      # default gateway_test
 //			secret <secret>       # default b185; {env.*}/{file.*} resolved in Provision
 //			diagnose_accepted 0|2000  # tx_diagnose error_code between accepted and credited (default 0)
 //		}
 //	}
+//
+// By default the sandbox serves loopback clients only (others get 403) and
+// delivers notifications to loopback addresses only. allow_remote clients
+// lets any client use it; allow_remote targets lets it notify any address.
+// Both are for demos on a trusted network: the sandbox's credentials are
+// published.
 //
 // Placeholders are kept verbatim here and resolved in Provision, so a
 // secret read from {env.*} or {file.*} never lands in the adapted JSON.
@@ -63,6 +70,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := durationArg(d, &h.SlowDelay); err != nil {
 				return err
 			}
+		case "allow_remote":
+			if err := h.unmarshalAllowRemote(d); err != nil {
+				return err
+			}
 		case "payabl":
 			if err := h.unmarshalPayabl(d); err != nil {
 				return err
@@ -77,6 +88,27 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 		default:
 			return d.Errf("payments_sandbox: unknown subdirective %q", d.Val())
+		}
+	}
+	return nil
+}
+
+// unmarshalAllowRemote parses allow_remote [clients] [targets]; without
+// arguments it allows both.
+func (h *Handler) unmarshalAllowRemote(d *caddyfile.Dispenser) error {
+	args := d.RemainingArgs()
+	if len(args) == 0 {
+		h.AllowRemoteClients, h.AllowRemoteTargets = true, true
+		return nil
+	}
+	for _, a := range args {
+		switch a {
+		case "clients":
+			h.AllowRemoteClients = true
+		case "targets":
+			h.AllowRemoteTargets = true
+		default:
+			return d.Errf("payments_sandbox: allow_remote: unknown argument %q (want clients and/or targets)", a)
 		}
 	}
 	return nil

@@ -30,6 +30,9 @@ var (
 	bucketIdem      = []byte("idempotency")
 	bucketOutbox    = []byte("outbox")
 	bucketReconcile = []byte("reconcile")
+	// bucketReconcileObjects holds the reconcile checks of refunds and
+	// payouts (see objectCheck).
+	bucketReconcileObjects = []byte("reconcile_objects")
 )
 
 // openTimeout bounds the wait for bbolt's exclusive file lock, so a file
@@ -112,7 +115,7 @@ func openDB(abs string) (*bolt.DB, error) {
 		return nil, fmt.Errorf("store: opening %s: %w", abs, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketPayments, bucketRefunds, bucketPayouts, bucketDelivered, bucketOnce, bucketIdem, bucketOutbox, bucketReconcile, bucketAnnounced} {
+		for _, name := range [][]byte{bucketPayments, bucketRefunds, bucketPayouts, bucketDelivered, bucketOnce, bucketIdem, bucketOutbox, bucketReconcile, bucketReconcileObjects, bucketAnnounced} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -761,9 +764,17 @@ func (b *Bolt) OutboxDepth(ctx context.Context) (int, error) {
 	return n, err
 }
 
-// ScheduleCheck stores or replaces a payment's reconcile check.
+// checkBucket is the bucket of the check of id.
+func checkBucket(id string) []byte {
+	if objectCheck(id) {
+		return bucketReconcileObjects
+	}
+	return bucketReconcile
+}
+
+// ScheduleCheck stores or replaces an object's reconcile check.
 func (b *Bolt) ScheduleCheck(ctx context.Context, c *ReconcileCheck) error {
-	if c == nil || c.PaymentID == "" {
+	if c == nil || c.ID == "" {
 		return providers.Missing("payment_id")
 	}
 	raw, err := json.Marshal(c)
@@ -771,19 +782,26 @@ func (b *Bolt) ScheduleCheck(ctx context.Context, c *ReconcileCheck) error {
 		return err
 	}
 	return b.update(ctx, func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketReconcile).Put([]byte(c.PaymentID), raw)
+		return tx.Bucket(checkBucket(c.ID)).Put([]byte(c.ID), raw)
 	})
 }
 
-// ClaimDueChecks takes due checks and leases them, in one transaction.
+// ClaimDueChecks takes due checks and leases them: payment checks first,
+// then refund and payout checks, each queue in one transaction.
 func (b *Bolt) ClaimDueChecks(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]*ReconcileCheck, error) {
-	return claimDue(ctx, b, bucketReconcile, now, limit, lease, func(c *ReconcileCheck) *time.Time { return &c.NextAt })
+	next := func(c *ReconcileCheck) *time.Time { return &c.NextAt }
+	out, err := claimDue(ctx, b, bucketReconcile, now, limit, lease, next)
+	if err != nil || len(out) >= limit {
+		return out, err
+	}
+	more, err := claimDue(ctx, b, bucketReconcileObjects, now, limit-len(out), lease, next)
+	return append(out, more...), err
 }
 
-// DoneCheck removes a payment's reconcile check.
-func (b *Bolt) DoneCheck(ctx context.Context, paymentID string) error {
+// DoneCheck removes an object's reconcile check.
+func (b *Bolt) DoneCheck(ctx context.Context, id string) error {
 	return b.update(ctx, func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketReconcile).Delete([]byte(paymentID))
+		return tx.Bucket(checkBucket(id)).Delete([]byte(id))
 	})
 }
 

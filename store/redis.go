@@ -108,6 +108,8 @@ func (s *sharedClient) Destruct() error { return s.client.Close() }
 //	P outbox:due         zset    event id, score = next attempt (µs)
 //	P reconcile          hash    payment id → ReconcileCheck JSON
 //	P reconcile:due      zset    payment id, score = next check (µs)
+//	P reconcile:objects      hash  refund or payout id → ReconcileCheck JSON
+//	P reconcile:objects:due  zset  refund or payout id, score = next check (µs)
 //
 // Records never expire; nothing but the gateway should write these keys.
 type Redis struct {
@@ -235,6 +237,9 @@ const (
 	rkOutboxDue = "outbox:due" // zset event id scored by next attempt (µs)
 	rkRecon     = "reconcile"  // hash payment id → check JSON
 	rkReconDue  = "reconcile:due"
+	// Refund and payout checks (see objectCheck).
+	rkReconObj    = "reconcile:objects"
+	rkReconObjDue = "reconcile:objects:due"
 )
 
 // redisErr wraps a failed command with the operation's name.

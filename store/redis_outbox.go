@@ -160,41 +160,52 @@ func (r *Redis) OutboxDepth(ctx context.Context) (int, error) {
 	return int(n), nil
 }
 
-// reconcileKeys are the reconcile queue's hash and sorted set, laid out
-// like the outbox's.
-func (r *Redis) reconcileKeys() []string {
+// reconcileKeys are the hash and sorted set of the reconcile queue that
+// holds the check of id, laid out like the outbox's: payment checks in
+// P reconcile, refund and payout checks in P reconcile:objects (see
+// objectCheck).
+func (r *Redis) reconcileKeys(id string) []string {
+	if objectCheck(id) {
+		return []string{r.prefix + rkReconObj, r.prefix + rkReconObjDue}
+	}
 	return []string{r.prefix + rkRecon, r.prefix + rkReconDue}
 }
 
-// ScheduleCheck stores or replaces a payment's reconcile check (HSET and
+// ScheduleCheck stores or replaces an object's reconcile check (HSET and
 // ZADD in one MULTI/EXEC).
 func (r *Redis) ScheduleCheck(ctx context.Context, c *ReconcileCheck) error {
-	if c == nil || c.PaymentID == "" {
+	if c == nil || c.ID == "" {
 		return providers.Missing("payment_id")
 	}
 	data, err := json.Marshal(c)
 	if err != nil {
-		return fmt.Errorf("store: encoding reconcile check %q: %w", c.PaymentID, err)
+		return fmt.Errorf("store: encoding reconcile check %q: %w", c.ID, err)
 	}
 	if err := r.ready(ctx); err != nil {
 		return err
 	}
-	keys := r.reconcileKeys()
+	keys := r.reconcileKeys(c.ID)
 	pipe := r.client.TxPipeline()
-	pipe.HSet(ctx, keys[0], c.PaymentID, data)
-	pipe.Do(ctx, "ZADD", keys[1], score(c.NextAt), c.PaymentID)
+	pipe.HSet(ctx, keys[0], c.ID, data)
+	pipe.Do(ctx, "ZADD", keys[1], score(c.NextAt), c.ID)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return redisErr("schedule check", err)
 	}
 	return nil
 }
 
-// ClaimDueChecks takes due checks and leases them, like ClaimDueEvents.
+// ClaimDueChecks takes due checks and leases them, like ClaimDueEvents:
+// payment checks first, then refund and payout checks, one script each.
 func (r *Redis) ClaimDueChecks(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]*ReconcileCheck, error) {
-	return claim[ReconcileCheck](ctx, r, rkRecon, r.reconcileKeys(), now, limit, lease)
+	out, err := claim[ReconcileCheck](ctx, r, rkRecon, r.reconcileKeys(""), now, limit, lease)
+	if err != nil || len(out) >= limit {
+		return out, err
+	}
+	more, err := claim[ReconcileCheck](ctx, r, rkReconObj, r.reconcileKeys("re_"), now, limit-len(out), lease)
+	return append(out, more...), err
 }
 
-// DoneCheck removes a payment's reconcile check.
-func (r *Redis) DoneCheck(ctx context.Context, paymentID string) error {
-	return r.removeQueued(ctx, "done check", r.reconcileKeys(), paymentID)
+// DoneCheck removes an object's reconcile check.
+func (r *Redis) DoneCheck(ctx context.Context, id string) error {
+	return r.removeQueued(ctx, "done check", r.reconcileKeys(id), id)
 }

@@ -443,12 +443,12 @@ func TestRedisReconcileQueue(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now().UTC()
 	for i, id := range []string{"pay_a", "pay_b"} {
-		if err := r.ScheduleCheck(ctx, &store.ReconcileCheck{PaymentID: id, Provider: "fake", NextAt: now.Add(time.Duration(i) * time.Hour)}); err != nil {
+		if err := r.ScheduleCheck(ctx, &store.ReconcileCheck{ID: id, Provider: "fake", NextAt: now.Add(time.Duration(i) * time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	got, err := r.ClaimDueChecks(ctx, now, 10, time.Minute)
-	if err != nil || len(got) != 1 || got[0].PaymentID != "pay_a" {
+	if err != nil || len(got) != 1 || got[0].ID != "pay_a" {
 		t.Fatalf("claim = %+v, %v", got, err)
 	}
 	if again, _ := r.ClaimDueChecks(ctx, now.Add(time.Second), 10, time.Minute); len(again) != 0 {
@@ -464,7 +464,7 @@ func TestRedisReconcileQueue(t *testing.T) {
 	if err := r.DoneCheck(ctx, "pay_a"); err != nil {
 		t.Fatal(err)
 	}
-	if due, _ := r.ClaimDueChecks(ctx, now.Add(48*time.Hour), 10, time.Minute); len(due) != 1 || due[0].PaymentID != "pay_b" {
+	if due, _ := r.ClaimDueChecks(ctx, now.Add(48*time.Hour), 10, time.Minute); len(due) != 1 || due[0].ID != "pay_b" {
 		t.Fatalf("after done: %+v", due)
 	}
 	if err := r.ScheduleCheck(ctx, &store.ReconcileCheck{}); err == nil {
@@ -609,5 +609,45 @@ func TestRedisLuaKeepsStrings(t *testing.T) {
 	}
 	if !bytes.Equal(got[0].Body, body) || got[0].Host != odd || got[0].LastError != odd || got[0].Attempts != 2 {
 		t.Fatalf("entry after reschedule: %+v", got[0])
+	}
+}
+
+// TestRedisReadsOldChecksAndKeepsObjectChecksApart: a check an earlier
+// version stored (P reconcile, P reconcile:due) is claimed as it is, and
+// refund and payout checks go to P reconcile:objects, so an earlier
+// version sharing the Redis during a rolling upgrade never claims them
+// (it would end them as payments it cannot decode).
+func TestRedisReadsOldChecksAndKeepsObjectChecksApart(t *testing.T) {
+	r, opts := openRedis(t)
+	c := rawClient(t)
+	p := opts.KeyPrefix
+	ctx := context.Background()
+	due := time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC)
+	c.HSet(ctx, p+"reconcile", "pay_old", oldCheck)
+	c.ZAdd(ctx, p+"reconcile:due", redis.Z{Score: float64(due.UnixMicro()), Member: "pay_old"})
+	now := due.Add(time.Hour)
+	got, err := r.ClaimDueChecks(ctx, now, 10, time.Minute)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("claim = %+v, %v", got, err)
+	}
+	if ck := got[0]; ck.ID != "pay_old" || ck.Attempts != 2 || ck.Server != "srv0" || ck.Path != "/pay/notifications/fake" {
+		t.Fatalf("old check read as %+v", ck)
+	}
+	for _, id := range []string{"re_new", "po_new"} {
+		if err := r.ScheduleCheck(ctx, &store.ReconcileCheck{ID: id, Provider: "fake", NextAt: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if old := c.HKeys(ctx, p+"reconcile").Val(); len(old) != 1 || old[0] != "pay_old" {
+		t.Fatalf("P reconcile holds %v; only payment checks belong there", old)
+	}
+	if n := c.ZCard(ctx, p+"reconcile:objects:due").Val(); n != 2 || c.HLen(ctx, p+"reconcile:objects").Val() != 2 {
+		t.Fatalf("P reconcile:objects:due holds %d checks, want 2", n)
+	}
+	if err := r.DoneCheck(ctx, "re_new"); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.HLen(ctx, p+"reconcile:objects").Val(); n != 1 || c.ZCard(ctx, p+"reconcile:objects:due").Val() != 1 {
+		t.Fatalf("after done: %d object checks", n)
 	}
 }

@@ -71,6 +71,7 @@ type RefundRecord struct {
 	Test        bool           `json:"test"`
 	CreatedAt   time.Time      `json:"created_at"`
 	History     []StatusChange `json:"history,omitempty"`
+	CreatedBy   string         `json:"created_by,omitempty"` // the API key's name
 }
 
 // PayoutRecord is what the gateway keeps about a payout.
@@ -85,6 +86,7 @@ type PayoutRecord struct {
 	Test        bool           `json:"test"`
 	CreatedAt   time.Time      `json:"created_at"`
 	History     []StatusChange `json:"history,omitempty"`
+	CreatedBy   string         `json:"created_by,omitempty"` // the API key's name
 }
 
 // OutboxEntry is an event waiting for delivery to the shop. Body is the

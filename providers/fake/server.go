@@ -32,7 +32,9 @@ const MaxReference = 40
 //	POST /payments                   create (magic amounts: see AmountDecline…)
 //	GET  /payments/{id}              fetch
 //	GET  /payments?reference=R       find the latest payment with reference R
-//	POST /payments/{id}/refunds      refund a succeeded payment (succeeds at once)
+//	POST /payments/{id}/refunds      refund a succeeded payment (succeeds at once,
+//	                                 or stays pending with RefundsPending)
+//	POST /payments/{id}/notification send the payment's notification again
 //	GET  /refunds/{id}               fetch a refund
 //	POST /payouts                    create a payout (pending; magic amounts apply)
 //	GET  /payouts/{id}               fetch a payout
@@ -48,6 +50,9 @@ type Server struct {
 	PublicURL string
 	// Client posts notifications; a client with a 5s timeout when nil.
 	Client *http.Client
+	// RefundsPending makes new refunds pending instead of succeeded at
+	// once; SetStatus moves them on. Set it before serving.
+	RefundsPending bool
 
 	secret string
 	mux    *http.ServeMux
@@ -58,6 +63,7 @@ type Server struct {
 	refunds  map[string]*wireRefund
 	payouts  map[string]*wirePayout
 	sent     []SentNotification
+	resends  map[string]int // payment id → resend requests
 }
 
 // NewServer returns an empty fake provider whose API key and notification
@@ -69,11 +75,13 @@ func NewServer(secret string) *Server {
 		payments: map[string]*wirePayment{},
 		refunds:  map[string]*wireRefund{},
 		payouts:  map[string]*wirePayout{},
+		resends:  map[string]int{},
 	}
 	s.mux.HandleFunc("POST /payments", s.auth(s.createPayment))
 	s.mux.HandleFunc("GET /payments", s.auth(s.findPayment))
 	s.mux.HandleFunc("GET /payments/{id}", s.auth(s.getPayment))
 	s.mux.HandleFunc("POST /payments/{id}/refunds", s.auth(s.createRefund))
+	s.mux.HandleFunc("POST /payments/{id}/notification", s.auth(s.resendNotification))
 	s.mux.HandleFunc("GET /refunds/{id}", s.auth(s.getRefund))
 	s.mux.HandleFunc("POST /payouts", s.auth(s.createPayout))
 	s.mux.HandleFunc("GET /payouts/{id}", s.auth(s.getPayout))
@@ -197,6 +205,9 @@ func (s *Server) createRefund(w http.ResponseWriter, r *http.Request) {
 	rf := &wireRefund{
 		ID: newID("fr_"), PaymentID: p.ID, Reference: in.Reference, Amount: in.Amount,
 		Currency: p.Currency, Status: "succeeded", CreatedAt: time.Now().UTC().Truncate(time.Second),
+	}
+	if s.RefundsPending {
+		rf.Status = "pending"
 	}
 	s.refunds[rf.ID] = rf
 	writeJSON(w, http.StatusCreated, *rf)

@@ -113,8 +113,16 @@ func (p *Provider) Provision(caddy.Context) error {
 	}
 	p.base = strings.TrimRight(p.Endpoint, "/")
 	p.test = isTestEndpoint(p.Endpoint)
+	for i, s := range p.secrets {
+		if err := providers.CheckDemoSecret(fmt.Sprintf("payabl: secret #%d", i+1), s, p.base); err != nil {
+			return err
+		}
+	}
 	return nil
 }
+
+// APIEndpoint returns the backoffice base URL (providers.Endpointer).
+func (p *Provider) APIEndpoint() string { return p.base }
 
 // clock returns the current time (replaceable in tests).
 func (p *Provider) clock() time.Time {

@@ -173,7 +173,7 @@ func (p *Provider) VerifyNotification(n *providers.IncomingNotification) (*provi
 // Unsigned claim (the host confirms it by a fetch).
 //
 //	capture (the payment):
-//	  errorcode 0 + payment_state not_credited_yet → payment.processing (Unsigned)
+//	  errorcode 0 + payment_state not_credited_yet → payment.processing (the signed 0 says at least that)
 //	  errorcode 0 + payment_state credited         → payment.succeeded (Unsigned)
 //	  errorcode 0 + payment_state not_credited     → payment.failed (Unsigned)
 //	  errorcode 0 + other payment_state            → payment.processing (Unsigned)
@@ -272,7 +272,9 @@ func mapPayment(out *providers.Notification, code int, form url.Values) {
 		case !hasState || state == "":
 			set("payment.succeeded", providers.StatusSucceeded, true)
 		case state == "not_credited_yet":
-			set("payment.processing", providers.StatusProcessing, true)
+			// The signed errorcode 0 says "accepted": processing is the
+			// least it means, so this claim rests on signed fields.
+			set("payment.processing", providers.StatusProcessing, false)
 		case state == "credited":
 			set("payment.succeeded", providers.StatusSucceeded, true)
 		case state == "not_credited":

@@ -68,7 +68,7 @@ func TestSeedNotifications(t *testing.T) {
 	if err != nil {
 		t.Fatalf("accepted (additional): %v", err)
 	}
-	if acc.Object != "payment" || acc.EventType != "payment.processing" || acc.Status != "processing" || acc.Trust.Status != providers.Unsigned ||
+	if acc.Object != "payment" || acc.EventType != "payment.processing" || acc.Status != "processing" || acc.Trust.Status != providers.SignedFields ||
 		acc.EventKey != "104579097|capture|0|1660132694" || acc.Amount != 0 || acc.Currency != "" {
 		t.Errorf("accepted = %+v", acc)
 	}
@@ -117,7 +117,7 @@ func TestNotificationMapping(t *testing.T) {
 		status           string
 		confirm          bool
 	}{
-		{"capture", "0", "not_credited_yet", "payment", "payment.processing", "processing", true},
+		{"capture", "0", "not_credited_yet", "payment", "payment.processing", "processing", false},
 		{"capture", "0", "credited", "payment", "payment.succeeded", "succeeded", true},
 		{"capture", "0", "not_credited", "payment", "payment.failed", "failed", true},
 		{"capture", "0", "something_new", "payment", "payment.processing", "processing", true},

@@ -303,7 +303,7 @@ func TestCustomerCountries(t *testing.T) {
 	var q Provider
 	if err := q.UnmarshalCaddyfile(caddyfile.NewTestDispenser(`payabl {
 		merchant_id gateway_test
-		secret b185
+		secret not-the-demo-secret
 		endpoint https://sandbox.payabl.com/pay/backoffice
 		countries se fi
 		currencies SEK
@@ -527,5 +527,18 @@ func TestRequestSignatureRecutIsPayablsScheme(t *testing.T) {
 		if err := p.Validate(); (err == nil) != ok {
 			t.Errorf("%s: %v", ep, err)
 		}
+	}
+}
+
+// Every secret of a rotation list is checked against the published demo
+// secrets (providers.CheckDemoSecret), not only the first.
+func TestDemoSecretAnyPosition(t *testing.T) {
+	p := &Provider{MerchantID: "m", Secrets: []string{"own-secret", "b185"}, Endpoint: "https://payabl.example/pay/backoffice"}
+	if err := p.Provision(caddyCtx(t)); err == nil || !strings.Contains(err.Error(), "secret #2") {
+		t.Fatalf("err = %v", err)
+	}
+	q := &Provider{MerchantID: "m", Secrets: []string{"own-secret", "b185"}, Endpoint: "http://127.0.0.1:9/pay/backoffice"}
+	if err := q.Provision(caddyCtx(t)); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -93,6 +93,9 @@ func (p *Provider) Provision(caddy.Context) error {
 		if err != nil {
 			return fmt.Errorf("paysage: public_key: placeholder could not be resolved or is empty")
 		}
+		if err := providers.CheckDemoSecret("paysage: public_key", raw, p.Endpoint); err != nil {
+			return err
+		}
 		if p.pub, err = parsePublicKey(raw); err != nil {
 			return fmt.Errorf("paysage: public_key: %v", err)
 		}
@@ -101,8 +104,14 @@ func (p *Provider) Provision(caddy.Context) error {
 		p.Endpoint = DefaultEndpoint
 	}
 	p.base = strings.TrimRight(p.Endpoint, "/")
+	if err := providers.CheckDemoSecret("paysage: secret_key", p.secretKey, p.base); err != nil {
+		return err
+	}
 	return nil
 }
+
+// APIEndpoint returns the API base URL, default applied (providers.Endpointer).
+func (p *Provider) APIEndpoint() string { return p.base }
 
 // Validate checks the configuration after Provision.
 func (p *Provider) Validate() error {

@@ -82,8 +82,19 @@ func (p *Provider) Provision(caddy.Context) error {
 	}
 	p.base = strings.TrimRight(endpoint, "/")
 	p.test = strings.HasPrefix(p.keyID, "rzp_test_")
+	if err := providers.CheckDemoSecret("razorpay: key_secret", p.keySecret, p.base); err != nil {
+		return err
+	}
+	for _, s := range p.webhookSecrets {
+		if err := providers.CheckDemoSecret("razorpay: webhook_secret", s, p.base); err != nil {
+			return err
+		}
+	}
 	return nil
 }
+
+// APIEndpoint returns the API base URL, default applied (providers.Endpointer).
+func (p *Provider) APIEndpoint() string { return p.base }
 
 // keyIDRe is Razorpay's key id shape: rzp_test_… or rzp_live_… followed by
 // letters and digits. It also keeps ':' out, which HTTP Basic cannot carry

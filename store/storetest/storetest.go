@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -50,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Outbox", testOutbox},
 		{"OutboxClaimUnderConcurrency", testOutboxClaimUnderConcurrency},
 		{"CancelledContext", testCancelledContext},
+		{"ReconcileQueue", testReconcileQueue},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
@@ -857,5 +859,82 @@ func testCancelledContext(t *testing.T, s store.Store) {
 	}
 	if err := s.MarkDelivered(ctx, "evt"); err == nil {
 		t.Fatal("MarkDelivered ran with a cancelled context")
+	}
+}
+
+// testReconcileQueue: checks of payments, refunds and payouts (the id's
+// prefix names the kind) are scheduled, claimed under a lease, replaced
+// and ended by id alike; a check keeps its persisted field names.
+func testReconcileQueue(t *testing.T, s store.Store) {
+	rq, ok := s.(store.ReconcileQueue)
+	if !ok {
+		t.Skip("the store keeps no reconcile checks")
+	}
+	ctx := context.Background()
+	for _, c := range []struct {
+		id string
+		in time.Duration
+	}{{"pay_a", 0}, {"re_b", 0}, {"po_c", 0}, {"re_d", time.Hour}} {
+		if err := rq.ScheduleCheck(ctx, &store.ReconcileCheck{ID: c.id, Provider: "fake", Host: "shop.example",
+			Path: "/notifications/fake", NextAt: t0.Add(c.in), Created: t0}); err != nil {
+			t.Fatalf("schedule %s: %v", c.id, err)
+		}
+	}
+	ids := func(cs []*store.ReconcileCheck) map[string]int {
+		out := map[string]int{}
+		for _, c := range cs {
+			out[c.ID] = c.Attempts
+		}
+		return out
+	}
+	got, err := rq.ClaimDueChecks(ctx, t0, 10, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := ids(got); len(got) != 3 || len(m) != 3 {
+		t.Fatalf("claimed %v, want pay_a, re_b and po_c once each", m)
+	} else {
+		for _, id := range []string{"pay_a", "re_b", "po_c"} {
+			if _, ok := m[id]; !ok {
+				t.Fatalf("claimed %v, want %s among them", m, id)
+			}
+		}
+	}
+	for _, c := range got {
+		if c.Host != "shop.example" || c.Path != "/notifications/fake" || !c.Created.Equal(t0) {
+			t.Fatalf("claimed check lost its fields: %+v", c)
+		}
+	}
+	if again, _ := rq.ClaimDueChecks(ctx, t0.Add(time.Second), 10, time.Minute); len(again) != 0 {
+		t.Fatalf("leased checks were claimed twice: %v", ids(again))
+	}
+	// The limit holds across kinds.
+	if one, _ := rq.ClaimDueChecks(ctx, t0.Add(2*time.Minute), 1, time.Minute); len(one) != 1 {
+		t.Fatalf("limit 1 claimed %v", ids(one))
+	}
+	// Rescheduling replaces; ending removes from whichever queue holds it.
+	if err := rq.ScheduleCheck(ctx, &store.ReconcileCheck{ID: "re_b", Provider: "fake", Attempts: 1, NextAt: t0.Add(10 * time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rq.DoneCheck(ctx, "po_c"); err != nil {
+		t.Fatal(err)
+	}
+	if err := rq.DoneCheck(ctx, "re_unknown"); err != nil {
+		t.Fatalf("ending a missing check: %v", err)
+	}
+	later, _ := rq.ClaimDueChecks(ctx, t0.Add(2*time.Hour), 10, time.Minute)
+	if m := ids(later); len(later) != 3 || m["re_b"] != 1 || len(m) != 3 {
+		t.Fatalf("after done and reschedule: %v, want pay_a, re_b (1 attempt) and re_d", m)
+	} else if _, ok := m["po_c"]; ok {
+		t.Fatalf("an ended check was claimed: %v", m)
+	}
+	if err := rq.ScheduleCheck(ctx, &store.ReconcileCheck{}); err == nil {
+		t.Fatal("a check without an id was accepted")
+	}
+	// Checks stored by versions that reconciled only payments carry the
+	// id as payment_id: the name stays.
+	raw, _ := json.Marshal(&store.ReconcileCheck{ID: "re_x"})
+	if !json.Valid(raw) || !strings.Contains(string(raw), `"payment_id":"re_x"`) {
+		t.Fatalf("check JSON %s: the id must stay under payment_id", raw)
 	}
 }
