@@ -69,7 +69,11 @@ func (p *Provider) callMoney(ctx context.Context, do providers.Doer, op string, 
 	if err != nil && errors.As(err, &e) && e.ProviderCode != nil && strings.HasPrefix(*e.ProviderCode, "http_5") {
 		return nil, unknownOutcome(*e.ProviderCode, what)
 	}
-	return body, err
+	if err != nil {
+		// A reply the Doer could not read (e.g. over its size limit).
+		return nil, lookUp(err, what)
+	}
+	return body, nil
 }
 
 // unknownOutcome is the error of a money-moving call whose outcome cannot

@@ -380,4 +380,5 @@ var (
 	_ providers.Provider     = (*Provider)(nil)
 	_ providers.Refunder     = (*Provider)(nil)
 	_ providers.PayoutSender = (*Provider)(nil)
+	_ providers.Resender     = (*Provider)(nil)
 )
