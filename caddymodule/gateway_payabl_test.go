@@ -16,9 +16,17 @@ import (
 
 const payablSecret = "b185" // the public payabl sandbox secret
 
+// payablReadings are the two readings of what tx_diagnose reports for a
+// Trustly payment between accepted (not_credited_yet) and credited: 0 (the
+// literal reading of payabl's documents) or 2000. The sandbox offers both
+// (diagnose_accepted); the gateway must be right under either.
+var payablReadings = []string{"0", "2000"}
+
 // payablGateway starts Caddy in-process with the gateway, the embedded
-// sandbox (payabl) and a stand-in shop: the whole flow on loopback.
-func payablGateway(t *testing.T) *shop {
+// sandbox (payabl, tx_diagnose reading `accepted`, notify_delay between the
+// two Trustly notifications) and a stand-in shop: the whole flow on
+// loopback.
+func payablGateway(t *testing.T, accepted string, notifyDelay time.Duration) *shop {
 	sh := newShop(t)
 	t.Setenv("PAYABL_TEST_SECRET", payablSecret)
 	t.Setenv("PAYMENTS_TEST_TOKEN", testToken)
@@ -27,9 +35,11 @@ func payablGateway(t *testing.T) *shop {
 http://localhost:9080 {
 	payments_sandbox {
 		slow_delay 4s
+		notify_delay %s
 		payabl {
 			merchant_id gateway_test
 			secret {env.PAYABL_TEST_SECRET}
+			diagnose_accepted %s
 		}
 	}
 	payments {
@@ -47,7 +57,7 @@ http://localhost:9080 {
 	}
 	reverse_proxy %s
 }
-`, filepath.Join(t.TempDir(), "state.db"), sh.srv.URL))
+`, notifyDelay, accepted, filepath.Join(t.TempDir(), "state.db"), sh.srv.URL))
 	return sh
 }
 
@@ -157,7 +167,13 @@ func createPayabl(t *testing.T, ref string, amount int64) (id, tx string) {
 }
 
 func TestPayablEndToEnd(t *testing.T) {
-	sh := payablGateway(t)
+	for _, reading := range payablReadings {
+		t.Run("diagnose_accepted_"+reading, func(t *testing.T) { payablEndToEnd(t, reading) })
+	}
+}
+
+func payablEndToEnd(t *testing.T, reading string) {
+	sh := payablGateway(t, reading, 0)
 
 	t.Run("approve: both notifications forwarded and verified", func(t *testing.T) {
 		id, tx := createPayabl(t, "ORD-P1", 1999)
@@ -330,6 +346,48 @@ func TestPayablEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("re-cut notification: 401, the shop never sees it", func(t *testing.T) {
+		id, tx := createPayabl(t, "ORD-P8", 3100)
+		before := len(sh.Events())
+		ts := fmt.Sprint(time.Now().Unix())
+		// Genuinely signed: errorcode 0 (accepted). Moving the timestamp's
+		// first digit into the errorcode gives "01" (a failure to a
+		// parser that accepts leading zeros) under the same security.
+		sum := sha256.Sum256([]byte(tx + "capture" + "0" + ts + payablSecret))
+		f := url.Values{"transactionid": {tx}, "type": {"capture"}, "errorcode": {"0" + ts[:1]}, "timestamp": {ts[1:]},
+			"security": {hex.EncodeToString(sum[:])}}
+		resp, err := http.PostForm(gwBase+"/notifications/payabl", f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 401 {
+			t.Fatalf("re-cut notification: %d", resp.StatusCode)
+		}
+		time.Sleep(100 * time.Millisecond)
+		if len(sh.Events()) != before || len(eventsOf(t, sh, id)) != 0 {
+			t.Fatal("a re-cut notification reached the shop")
+		}
+	})
+
+	t.Run("chargeback: payment.disputed once the fetch establishes it", func(t *testing.T) {
+		id, tx := createPayabl(t, "ORD-P9", 1515) // magic 15.15: charged back after credited
+		sandboxAction(t, tx, "approve")
+		waitFor(t, "three events", func() bool { return len(eventsOf(t, sh, id)) == 3 })
+		evs := eventsOf(t, sh, id)
+		if got := types(evs); got[0] != "payment.processing" || got[1] != "payment.succeeded" || got[2] != "payment.disputed" {
+			t.Fatalf("event types %v", got)
+		}
+		waitFor(t, "payabl acknowledged", func() bool {
+			ds := sandboxDeliveries(t, tx)
+			return len(ds) == 3 && ds[2]["acknowledged"] == true
+		})
+		time.Sleep(100 * time.Millisecond)
+		if n := len(eventsOf(t, sh, id)); n != 3 {
+			t.Fatalf("%d events", n)
+		}
+	})
+
 	t.Run("shop down: the event is stored, payabl told OK, the shop gets it when back", func(t *testing.T) {
 		id, tx := createPayabl(t, "ORD-P6", 4000)
 		sh.status.Store(503)
@@ -431,5 +489,47 @@ http://localhost:9080 {
 		if d["acknowledged"] == true || d["http_status"] == float64(200) || d["body"] == "OK" {
 			t.Fatalf("payabl was acknowledged while the shop was down: %v", d)
 		}
+	}
+}
+
+// TestPayablAcceptedNotCredited: between payabl's accepted
+// (not_credited_yet) and credited notifications the payment is not
+// succeeded, under either reading of tx_diagnose (0 or 2000): GET
+// /payments/{id} does not say succeeded, a refund is refused, the shop has
+// payment.processing only. payment.succeeded comes with the credited
+// notification, confirmed by tx_diagnose.
+func TestPayablAcceptedNotCredited(t *testing.T) {
+	for _, reading := range payablReadings {
+		t.Run("diagnose_accepted_"+reading, func(t *testing.T) {
+			sh := payablGateway(t, reading, 4*time.Second)
+			id, tx := createPayabl(t, "ORD-AC-"+reading, 1999)
+			sandboxAction(t, tx, "approve")
+			waitFor(t, "payment.processing", func() bool { return len(eventsOf(t, sh, id)) == 1 })
+			if got := types(eventsOf(t, sh, id)); got[0] != "payment.processing" {
+				t.Fatalf("event types %v", got)
+			}
+			code, got := api(t, "GET", "/payments/"+id, testToken, nil)
+			if code != 200 || got["status"] == "succeeded" {
+				t.Fatalf("accepted, not credited: %d %v", code, got)
+			}
+			if len(sandboxDeliveries(t, tx)) != 1 {
+				t.Skip("credited arrived before the checks (machine too slow for notify_delay 4s)")
+			}
+			code, rf := api(t, "POST", "/payments/"+id+"/refunds", testToken, map[string]any{"amount": 500})
+			if code == 201 {
+				t.Fatalf("refund of a payment not credited: %d %v", code, rf)
+			}
+			if got := types(eventsOf(t, sh, id)); len(got) != 1 {
+				t.Fatalf("before credited the shop got %v", got)
+			}
+			waitFor(t, "payment.succeeded", func() bool { return len(eventsOf(t, sh, id)) == 2 })
+			if got := types(eventsOf(t, sh, id)); got[1] != "payment.succeeded" {
+				t.Fatalf("event types %v", got)
+			}
+			code, got = api(t, "GET", "/payments/"+id, testToken, nil)
+			if code != 200 || got["status"] != "succeeded" {
+				t.Fatalf("after credited: %d %v", code, got)
+			}
+		})
 	}
 }

@@ -22,6 +22,7 @@ import (
 //	POST /pay/backoffice/payment_refund         refund a credited payment (form reply)
 //	POST /pay/backoffice/payment_cft            payout by transactionid or bank details (form reply)
 //	POST /pay/backoffice/tx_diagnose            status query (ISO-8859-1 XML reply)
+//	POST /pay/backoffice/send_notification      re-send a transaction's latest notification (XML reply)
 //	GET  /pay/<token>/payment/redirect_to_bank  the checkout page (Approve / Decline)
 //	GET  /_sandbox/payments                     sandbox-only JSON listing of every transaction
 //	POST /_sandbox/payments/<id>/approve|decline  sandbox-only scripted Approve / Decline
@@ -29,8 +30,11 @@ import (
 // Lifecycle of a payment (diagnose error_code in brackets):
 //
 //	preauthorize → pending [2000]
-//	Approve      → notification errorcode=0 payment_state=not_credited_yet [2000],
+//	Approve      → notification errorcode=0 payment_state=not_credited_yet
+//	               [diagnose_accepted: 0 by default, or 2000],
 //	               after notify_delay: notification errorcode=0 payment_state=credited [0]
+//	               (magic 15.15: then a chargeback, notification type=chb errorcode=0,
+//	               listed by tx_diagnose type=chb)
 //	Decline      → notification errorcode=-5003 payment_state=not_credited [-5003]
 //
 // Notifications carry transactionid, type, errorcode, errormessage, amount,
@@ -56,6 +60,15 @@ type PayablConfig struct {
 	// the public payabl. sandbox secret. {env.*} and {file.*} placeholders
 	// are resolved in Provision.
 	Secret string `json:"secret,omitempty"`
+
+	// DiagnoseAccepted is what tx_diagnose reports as error_code for a
+	// Trustly payment between accepted (notification errorcode=0
+	// payment_state=not_credited_yet) and credited: "0" or "2000".
+	// payabl's documents do not say (its code space reads "0-successful,
+	// 2000-pending"); the literal reading is 0, so that is the default,
+	// and the other reading can be chosen to test a client under both.
+	// Caddyfile: `diagnose_accepted 0|2000` in the payabl block.
+	DiagnoseAccepted string `json:"diagnose_accepted,omitempty"`
 }
 
 // Transaction kinds, as tx_diagnose and notifications name them.
@@ -77,6 +90,9 @@ type payabl struct {
 	env        *env
 	merchantID string
 	secret     string
+	// acceptedCode is the tx_diagnose error_code between accepted and
+	// credited (0 or 2000, PayablConfig.DiagnoseAccepted).
+	acceptedCode int
 
 	mu      sync.Mutex
 	txns    map[string]*payablTxn
@@ -118,6 +134,12 @@ type payablTxn struct {
 
 	// lastStamp is the timestamp of the latest notification sent.
 	lastStamp int64
+	// latest is the latest notification built for this transaction (what
+	// send_notification re-sends); nil before the first.
+	latest *payablNotice
+	// Chargebacks are the booking times of chargebacks on a deposit
+	// (magic 15.15), listed by tx_diagnose type=chb.
+	Chargebacks []time.Time
 }
 
 // payablDelivery records one notification attempt and how the receiver
@@ -162,6 +184,15 @@ func newPayabl(e *env, cfg *PayablConfig) (*payabl, error) {
 			p.secret = s
 		}
 	}
+	if cfg != nil {
+		switch cfg.DiagnoseAccepted {
+		case "", "0":
+		case "2000":
+			p.acceptedCode = 2000
+		default:
+			return nil, errors.New("diagnose_accepted: must be 0 or 2000")
+		}
+	}
 	if !maxLen(p.merchantID, 40) {
 		return nil, errors.New("merchant_id: at most 40 characters")
 	}
@@ -185,6 +216,8 @@ func (p *payabl) serve(w http.ResponseWriter, r *http.Request, rest string) erro
 			return p.cft(w, r)
 		case "tx_diagnose":
 			return p.diagnose(w, r)
+		case "send_notification":
+			return p.resend(w, r)
 		}
 		http.NotFound(w, r)
 		return nil

@@ -98,7 +98,7 @@ func (p *payabl) cft(w http.ResponseWriter, r *http.Request) error {
 			n := noticeFor(po, kindCFT)
 			n.cftFailed = true
 			p.mu.Unlock()
-			p.send(ctx, po, n)
+			p.sendLatest(ctx, po, n)
 		})
 	}
 	return err

@@ -23,21 +23,26 @@ func (p *payabl) approve(id string) (*payablTxn, error) {
 		return nil, err
 	}
 	t.PaymentState = stateNotCreditedYet
+	t.Code = p.acceptedCode // what tx_diagnose reports until credited
 	first := noticeFor(t, kindCapture)
 	first.errorcode = "0"
 	first.errormessage = ""
 	p.mu.Unlock()
 
 	started := p.env.goAsync(func(ctx context.Context) {
-		p.send(ctx, t, first)
+		p.sendLatest(ctx, t, first)
 		if !p.env.sleep(ctx, p.env.notifyDelay) {
 			return
 		}
 		p.mu.Lock()
 		t.Code, t.Message, t.PaymentState = 0, "", stateCredited
 		second := noticeFor(t, kindCapture)
+		chargeback := t.Amount == payablMagicChargeback
 		p.mu.Unlock()
-		p.send(ctx, t, second)
+		p.sendLatest(ctx, t, second)
+		if chargeback {
+			p.chargeback(ctx, t)
+		}
 	})
 	if !started {
 		return nil, errStopped
@@ -58,7 +63,7 @@ func (p *payabl) decline(id string) (*payablTxn, error) {
 	n := noticeFor(t, kindCapture)
 	p.mu.Unlock()
 
-	if !p.env.goAsync(func(ctx context.Context) { p.send(ctx, t, n) }) {
+	if !p.env.goAsync(func(ctx context.Context) { p.sendLatest(ctx, t, n) }) {
 		return nil, errStopped
 	}
 	return t, nil

@@ -20,6 +20,10 @@ const (
 //	tx                          transactionid
 //	orderid                     orderid [start_date end_date]   (dd.mm.yyyy, end inclusive)
 //	capture | refund | cft      start_date end_date
+//	chb                         start_date end_date: the chargebacks booked in the range, one row
+//	                            each in the report shape of payabl.'s example (amount, booking_date,
+//	                            currency, issue_date, order_id, transaction_id = the charged-back
+//	                            deposit's id)
 //
 // The reply is ISO-8859-1 XML, one <transaction> per match with amount,
 // creation_date, currency, custom1, error_code (0 successful, 2000 pending,
@@ -61,13 +65,32 @@ func (p *payabl) diagnose(w http.ResponseWriter, r *http.Request) error {
 			return writeDiagnose(w, errMissingFields("orderid"), nil)
 		}
 		match = func(t *payablTxn) bool { return t.OrderID == oid && inRange(t) }
+	case "chb":
+		if !hasRange {
+			return writeDiagnose(w, errMissingFields("start_date and end_date"), nil)
+		}
+		var rows []diagTxn
+		p.mu.Lock()
+		for _, t := range p.ordered {
+			for _, at := range t.Chargebacks {
+				if !at.Before(from) && at.Before(to) {
+					rows = append(rows, diagTxn{chb: true, Amount: formatPayablAmount(t.Amount), BookingDate: at.Format(payablDate),
+						Currency: t.Currency, IssueDate: at.Format(payablDate), OrderID: t.OrderID, TransactionID: t.ID})
+				}
+			}
+		}
+		p.mu.Unlock()
+		if len(rows) == 0 {
+			return writeDiagnose(w, perr(-6000, "Found wrong or missing fields: no transaction matches"), nil)
+		}
+		return writeDiagnose(w, nil, rows)
 	case kindCapture, kindRefund, kindCFT:
 		if !hasRange {
 			return writeDiagnose(w, errMissingFields("start_date and end_date"), nil)
 		}
 		match = func(t *payablTxn) bool { return t.Kind == typ && inRange(t) }
 	default:
-		return writeDiagnose(w, errMissingFields("type (tx, orderid, capture, refund or cft)"), nil)
+		return writeDiagnose(w, errMissingFields("type (tx, orderid, capture, chb, refund or cft)"), nil)
 	}
 
 	var rows []diagTxn
@@ -109,6 +132,11 @@ type diagTxn struct {
 	OrderID       string `xml:"order_id"`
 	Type          string `xml:"type"`
 	TransactionID string `xml:"transaction_id"`
+	// A chargeback report row (chb) has booking and issue dates instead
+	// of creation_date, custom1, error_code and type.
+	chb         bool
+	BookingDate string
+	IssueDate   string
 }
 
 // writeDiagnose renders the XML reply. e nil means process status 0.
@@ -126,6 +154,17 @@ func writeDiagnose(w http.ResponseWriter, e *payablErr, rows []diagTxn) error {
 	xmlElem(&b, "status", status)
 	b.WriteString("</process>")
 	for _, t := range rows {
+		if t.chb {
+			b.WriteString("<transaction>")
+			xmlElem(&b, "amount", t.Amount)
+			xmlElem(&b, "booking_date", t.BookingDate)
+			xmlElem(&b, "currency", t.Currency)
+			xmlElem(&b, "issue_date", t.IssueDate)
+			xmlElem(&b, "order_id", t.OrderID)
+			xmlElem(&b, "transaction_id", t.TransactionID)
+			b.WriteString("</transaction>")
+			continue
+		}
 		b.WriteString("<transaction>")
 		xmlElem(&b, "amount", t.Amount)
 		xmlElem(&b, "creation_date", t.CreationDate)

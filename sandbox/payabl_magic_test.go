@@ -13,7 +13,7 @@ import (
 
 func TestMagicValuesTable(t *testing.T) {
 	want := map[string]int64{"13.13": payablMagicDecline, "12.34": payablMagicSlow, "11.11": payablMagicGarbage,
-		"14.14": payablMagicDuplicate, "66.66": payablMagicCFTFail}
+		"14.14": payablMagicDuplicate, "15.15": payablMagicChargeback, "66.66": payablMagicCFTFail}
 	var list []MagicValue
 	for _, m := range MagicValues() {
 		if m.Provider == "payabl" {

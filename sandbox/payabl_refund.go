@@ -74,6 +74,6 @@ func (p *payabl) refund(w http.ResponseWriter, r *http.Request) error {
 	// Answer first, so the caller knows the refund's id before its
 	// notification can arrive.
 	flush(w)
-	p.env.goAsync(func(ctx context.Context) { p.send(ctx, rf, n) })
+	p.env.goAsync(func(ctx context.Context) { p.sendLatest(ctx, rf, n) })
 	return err
 }

@@ -35,6 +35,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		payabl {
 //			merchant_id <id>      # default gateway_test
 //			secret <secret>       # default b185; {env.*}/{file.*} resolved in Provision
+//			diagnose_accepted 0|2000  # tx_diagnose error_code between accepted and credited (default 0)
 //		}
 //	}
 //
@@ -130,6 +131,13 @@ func (h *Handler) unmarshalPayabl(d *caddyfile.Dispenser) error {
 		case "secret":
 			if err := oneArg(d, &h.Payabl.Secret); err != nil {
 				return err
+			}
+		case "diagnose_accepted":
+			if err := oneArg(d, &h.Payabl.DiagnoseAccepted); err != nil {
+				return err
+			}
+			if v := h.Payabl.DiagnoseAccepted; v != "0" && v != "2000" {
+				return d.Errf("payments_sandbox: payabl: diagnose_accepted must be 0 or 2000")
 			}
 		default:
 			return d.Errf("payments_sandbox: payabl: unknown subdirective %q", d.Val())

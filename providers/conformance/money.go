@@ -54,8 +54,8 @@ func (s *suite) checkRefund(t *testing.T) {
 
 	if s.caps.Supports(providers.OpGetPayment) {
 		got := s.get(t, p.ProviderReference, &providers.CreatePayment{Reference: p.Reference, Amount: p.Amount, Currency: p.Currency})
-		if got.Status != providers.StatusSucceeded {
-			t.Errorf("after a partial refund the payment is %q, want still %q", got.Status, providers.StatusSucceeded)
+		if got.Status != providers.StatusSucceeded && got.Confirms != providers.StatusSucceeded {
+			t.Errorf("after a partial refund the payment is %q (confirms %q), want still %q", got.Status, got.Confirms, providers.StatusSucceeded)
 		}
 		if got.AmountRefunded != 0 && got.AmountRefunded != req.Amount {
 			t.Errorf("after refunding %d the payment says AmountRefunded %d", req.Amount, got.AmountRefunded)

@@ -2,6 +2,7 @@ package payabl
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -52,4 +53,59 @@ func (p *Provider) call(ctx context.Context, do providers.Doer, op string, param
 			providers.SentYes, reply.StatusCode >= 500)
 	}
 	return reply.Body, nil
+}
+
+// callMoney sends a call that moves money (payment_preauthorize,
+// payment_refund, payment_cft). payabl has no idempotency key, so when it
+// is not known whether payabl acted — a 5xx reply, or (in the caller) a
+// reply that cannot be read — trying again could pay twice: the error says
+// request_sent "unknown", is not retryable, and tells the merchant to look
+// the object up by its reference first. A 4xx (the request did not reach
+// the API as intended) and transport errors from the Doer keep their own
+// outcome.
+func (p *Provider) callMoney(ctx context.Context, do providers.Doer, op string, params url.Values, what string) ([]byte, error) {
+	body, err := p.call(ctx, do, op, params)
+	var e *providers.Error
+	if err != nil && errors.As(err, &e) && e.ProviderCode != nil && strings.HasPrefix(*e.ProviderCode, "http_5") {
+		return nil, unknownOutcome(*e.ProviderCode, what)
+	}
+	if err != nil {
+		// A reply the Doer could not read (e.g. over its size limit).
+		return nil, lookUp(err, what)
+	}
+	return body, nil
+}
+
+// unknownOutcome is the error of a money-moving call whose outcome cannot
+// be known.
+func unknownOutcome(code, what string) *providers.Error {
+	e := providers.ProviderFault(code, "", providers.SentUnknown, false)
+	e.Message = "payabl's reply did not say whether the " + what + " was made; do not retry: look the " + what +
+		" up by its reference first (" + lookupHint(what) + ")"
+	return e
+}
+
+// lookUp turns an unreadable reply to a money-moving call (Garbage) into
+// the unknown-outcome error; other errors pass unchanged.
+func lookUp(err error, what string) error {
+	var e *providers.Error
+	if errors.As(err, &e) && e.Code == "invalid_provider_reply" {
+		out := unknownOutcome("", what)
+		out.Message = "payabl's reply could not be understood (" + strings.TrimPrefix(e.Message, "the provider's reply could not be understood: ") +
+			"), so whether the " + what + " was made is unknown; do not retry: look the " + what + " up by its reference first (" + lookupHint(what) + ")"
+		out.Code = e.Code
+		return out
+	}
+	return err
+}
+
+// lookupHint names the gateway route that finds the object.
+func lookupHint(what string) string {
+	switch what {
+	case "payment":
+		return "GET /payments?provider=<name>&reference=<reference>"
+	case "refund":
+		return "payabl knows it as external_id=<reference> on the payment's transaction, in its dashboard or tx_diagnose"
+	}
+	return "payabl knows it as orderid=<reference>: tx_diagnose type=orderid or its dashboard"
 }

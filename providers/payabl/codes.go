@@ -2,6 +2,7 @@ package payabl
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/caddy-payments/caddy-payments/providers"
 )
@@ -62,9 +63,17 @@ func codeError(code int, message string) *providers.Error {
 	return providers.Declined(raw, message)
 }
 
-// parseCode parses a signed decimal payabl code.
+// parseCode parses a payabl code in its one canonical form (grammar
+// `0 | -?[1-9][0-9]{0,9}`): "0", or a decimal integer without leading
+// zeros, without '+', with '-' only for a negative value (payabl's failures
+// are negative: -5003, -6209; 2000 is pending; legacy replies carry other
+// positives, e.g. 101). "01", "+0", "-0", "00", " 0" and anything longer
+// than ten digits are refused: the notification's errorcode is covered by
+// a signature over concatenated fields, and a field with several spellings
+// lets characters move across a field boundary (issue 10, item 2). The
+// synchronous status and the diagnose error_code use the same grammar.
 func parseCode(s string) (int, bool) {
-	if s == "" || len(s) > 11 {
+	if !canonicalCode(s) {
 		return 0, false
 	}
 	n, err := strconv.Atoi(s)
@@ -72,4 +81,13 @@ func parseCode(s string) (int, bool) {
 		return 0, false
 	}
 	return n, true
+}
+
+// canonicalCode reports whether s is a code in its canonical form.
+func canonicalCode(s string) bool {
+	if s == "0" {
+		return true
+	}
+	digits := strings.TrimPrefix(s, "-")
+	return len(digits) >= 1 && len(digits) <= 10 && digits[0] != '0' && allDigits(digits)
 }

@@ -68,12 +68,20 @@ func (c *collector) wait(t *testing.T, id string, done func([]*providers.Incomin
 
 // newSandbox hosts the embedded payabl sandbox on loopback.
 func newSandbox(t *testing.T) *httptest.Server {
+	return newSandboxWith(t, "", 0)
+}
+
+// newSandboxWith hosts the sandbox with a tx_diagnose reading for accepted
+// payments ("0", "2000", "" default) and a delay between the two Trustly
+// notifications.
+func newSandboxWith(t *testing.T, accepted string, notifyDelay time.Duration) *httptest.Server {
 	t.Helper()
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	t.Cleanup(cancel)
 	h := &sandbox.Handler{
-		SlowDelay: caddy.Duration(4 * time.Second),
-		Payabl:    &sandbox.PayablConfig{MerchantID: "conformance_test", Secret: cfSecret},
+		SlowDelay:   caddy.Duration(4 * time.Second),
+		NotifyDelay: caddy.Duration(notifyDelay),
+		Payabl:      &sandbox.PayablConfig{MerchantID: "conformance_test", Secret: cfSecret, DiagnoseAccepted: accepted},
 	}
 	if err := h.Provision(ctx); err != nil {
 		t.Fatalf("sandbox Provision: %v", err)

@@ -12,8 +12,19 @@ import (
 // ValidatePayment implements providers.Provider: every payabl limit is
 // checked here, before anything is sent, naming the canonical field.
 func (p *Provider) ValidatePayment(req *providers.CreatePayment) error {
-	_, err := buildPreauth(req, p.PaymentMethod)
+	_, err := p.preauthParams(req)
 	return err
+}
+
+// preauthParams checks the account's customer countries, then builds the
+// payment_preauthorize parameters.
+func (p *Provider) preauthParams(req *providers.CreatePayment) (url.Values, error) {
+	if c := req.Customer.Country; c != "" && providers.ValidCountry(c) {
+		if countries := p.Capabilities().Countries; !contains(countries, c) {
+			return nil, providers.Invalid("customer.country", "customer.country %s is not a customer country this payabl account accepts (%s)", c, strings.Join(countries, ", "))
+		}
+	}
+	return buildPreauth(req, p.PaymentMethod)
 }
 
 // buildPreauth maps a canonical create-payment request to the
@@ -149,20 +160,26 @@ func buildPreauth(req *providers.CreatePayment, paymentMethod string) (url.Value
 // Trustly entry point. payabl answers 2000 "pending" with a redirect_url
 // to Trustly; the outcome arrives later by notification or tx_diagnose.
 func (p *Provider) CreatePayment(ctx context.Context, do providers.Doer, req *providers.CreatePayment) (*providers.Payment, error) {
-	params, err := buildPreauth(req, p.PaymentMethod)
+	params, err := p.preauthParams(req)
 	if err != nil {
 		return nil, err
 	}
-	body, err := p.call(ctx, do, opPreauthorize, params)
+	body, err := p.callMoney(ctx, do, opPreauthorize, params, "payment")
 	if err != nil {
 		return nil, err
 	}
-	return p.paymentFromPreauth(req, body)
+	out, err := p.paymentFromPreauth(req, body)
+	if err != nil {
+		return nil, lookUp(err, "payment")
+	}
+	return out, nil
 }
 
 // paymentFromPreauth maps the payment_preauthorize reply.
 //
-//	status 0                   → succeeded
+//	status 0                   → authorized: a pre-authorisation reserves
+//	                             funds, it does not move them; the
+//	                             notification or a fetch moves it on
 //	status 2000 + redirect_url → requires_action, redirect (GET)
 //	status 2000 alone          → processing, poll
 //	anything else              → provider_declined or provider_error
@@ -174,7 +191,7 @@ func (p *Provider) paymentFromPreauth(req *providers.CreatePayment, body []byte)
 	if r.Status != codeOK && r.Status != codePending {
 		return nil, r.failure()
 	}
-	if !allDigits(r.TransactionID) || len(r.TransactionID) > 50 {
+	if !validTxID(r.TransactionID) {
 		return nil, providers.Garbage("payabl reply has no numeric transactionid")
 	}
 	if err := r.checkEcho(req.Amount, req.Currency); err != nil {
@@ -193,7 +210,7 @@ func (p *Provider) paymentFromPreauth(req *providers.CreatePayment, body []byte)
 	}
 	switch {
 	case r.Status == codeOK:
-		pay.Status = providers.StatusSucceeded
+		pay.Status = providers.StatusAuthorized
 	case r.RedirectURL != "":
 		u, err := url.Parse(r.RedirectURL)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {

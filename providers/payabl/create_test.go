@@ -159,7 +159,9 @@ func TestPreauthReplyClassification(t *testing.T) {
 	p := testProvider(t, "https://sandbox.payabl.com/pay/backoffice")
 	req := &providers.CreatePayment{Reference: "R", Amount: 999, Currency: "EUR"}
 	ok, err := p.paymentFromPreauth(req, []byte("transactionid=5&status=0&errormessage=&amount=9.99&currency=EUR"))
-	if err != nil || ok.Status != providers.StatusSucceeded {
+	// A pre-authorisation reserves funds: status 0 is authorized, never
+	// succeeded (issue 10, item 10).
+	if err != nil || ok.Status != providers.StatusAuthorized {
 		t.Fatalf("status 0: %+v %v", ok, err)
 	}
 	pend, err := p.paymentFromPreauth(req, []byte("transactionid=5&status=2000&errormessage=pending"))
@@ -201,15 +203,24 @@ func TestPreauthReplyClassification(t *testing.T) {
 	canonical(t, err, providers.TypeProviderError, "")
 }
 
-// HTTP status handling over real HTTP: non-200 is a provider error,
-// retryable for 5xx only, and the request counts as sent.
+// HTTP status handling over real HTTP: non-200 is a provider error. A 5xx
+// reply to a create says nothing about whether payabl made the payment, and
+// payabl has no idempotency key, so it is request_sent "unknown", not
+// retryable, and tells the merchant to look the payment up by reference
+// (issue 10, item 10). A 404 (wrong path) did not reach the API.
 func TestCreatePaymentHTTPStatus(t *testing.T) {
-	for _, status := range []int{500, 503, 404} {
+	for _, status := range []int{500, 502, 503, 404} {
 		srv := newStatusServer(t, status)
 		p := testProvider(t, srv.URL+"/pay/backoffice")
 		_, err := p.CreatePayment(context.Background(), &providers.HTTPDoer{}, productExample())
 		e := canonical(t, err, providers.TypeProviderError, "")
-		if e.RequestSent != providers.SentYes || e.Retryable != (status >= 500) {
+		if status >= 500 {
+			if e.RequestSent != providers.SentUnknown || e.Retryable || !strings.Contains(e.Message, "reference=") {
+				t.Errorf("HTTP %d: %+v", status, e)
+			}
+			continue
+		}
+		if e.RequestSent != providers.SentYes || e.Retryable {
 			t.Errorf("HTTP %d: %+v", status, e)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -35,6 +36,10 @@ type diagTx struct {
 	OrderID       string `xml:"order_id"`
 	Type          string `xml:"type"`
 	Custom1       string `xml:"custom1"`
+	// BookingDate and IssueDate come with the date-range reports (the
+	// documented example, e.g. type=chb).
+	BookingDate string `xml:"booking_date"`
+	IssueDate   string `xml:"issue_date"`
 }
 
 // latin1Reader is the encoding/xml CharsetReader: it accepts the
@@ -70,7 +75,7 @@ func parseDiagnose(body []byte) (*diagResponse, error) {
 	r.ErrorMessage = strings.TrimSpace(r.ErrorMessage)
 	for i := range r.Transactions {
 		t := &r.Transactions[i]
-		for _, f := range []*string{&t.TransactionID, &t.Amount, &t.Currency, &t.CreationDate, &t.ErrorCode, &t.ErrorMessage, &t.OrderID, &t.Type, &t.Custom1} {
+		for _, f := range []*string{&t.TransactionID, &t.Amount, &t.Currency, &t.CreationDate, &t.ErrorCode, &t.ErrorMessage, &t.OrderID, &t.Type, &t.Custom1, &t.BookingDate, &t.IssueDate} {
 			*f = strings.TrimSpace(*f)
 		}
 	}
@@ -135,8 +140,11 @@ func (p *Provider) diagnoseTx(ctx context.Context, do providers.Doer, ref, what 
 	return nil, providers.NotFound("no payabl %s with this id", what)
 }
 
-// validTxID: payabl transaction ids are numeric, at most 50 digits.
-func validTxID(s string) bool { return allDigits(s) && len(s) <= 50 }
+// validTxID is the canonical grammar of a payabl transaction id:
+// `[1-9][0-9]{0,49}` (numeric, at most 50 digits, reference §5; no leading
+// zero, so one transaction has one spelling — the notification security
+// covers it concatenated with other fields).
+func validTxID(s string) bool { return allDigits(s) && len(s) <= 50 && s[0] != '0' }
 
 // txKind classifies a diagnose transaction type. payabl documents the
 // report types capture, chb, refund, retrieval_request and cft; what the
@@ -193,14 +201,23 @@ func (t *diagTx) created() time.Time {
 
 // paymentFromTx maps a diagnose transaction to the canonical payment.
 //
-//	error_code 0    → succeeded
+//	error_code 0    → processing, Confirms succeeded. payabl documents
+//	                  error_code as "0-successful, 2000-pending" and the
+//	                  Trustly notification "accepted, not yet credited" as
+//	                  errorcode 0 with payment_state not_credited_yet;
+//	                  nothing says what tx_diagnose reports between accepted
+//	                  and credited, and the literal reading is 0. So a
+//	                  fetched 0 alone never establishes success: the host
+//	                  moves the payment to succeeded only with a verified
+//	                  credited notification (issue 10, item 7).
 //	error_code 2000 → requires_action. payabl's "pending" covers both
 //	                  "the customer has not finished at Trustly yet" and
-//	                  "finished, funds not credited"; the diagnose reply
-//	                  cannot tell them apart (it has no payment_state), so
-//	                  the lowest-ranked pending status is claimed: it never
-//	                  moves a payment backwards, and a notification with
-//	                  payment_state=not_credited_yet moves it to processing.
+//	                  (under the other reading) "finished, funds not
+//	                  credited"; the diagnose reply cannot tell them apart
+//	                  (it has no payment_state), so the lowest-ranked
+//	                  pending status is claimed: it never moves a payment
+//	                  backwards, and a notification with payment_state
+//	                  not_credited_yet moves it to processing.
 //	negative/other  → failed
 //	absent          → unknown
 func (p *Provider) paymentFromTx(t *diagTx) (*providers.Payment, error) {
@@ -227,7 +244,7 @@ func (p *Provider) paymentFromTx(t *diagTx) (*providers.Payment, error) {
 	case !present:
 		pay.Status = providers.StatusUnknown
 	case code == codeOK:
-		pay.Status = providers.StatusSucceeded
+		pay.Status, pay.Confirms = providers.StatusProcessing, providers.StatusSucceeded
 	case code == codePending:
 		pay.Status = providers.StatusRequiresAction
 	default:
@@ -236,7 +253,11 @@ func (p *Provider) paymentFromTx(t *diagTx) (*providers.Payment, error) {
 	return pay, nil
 }
 
-// GetPayment implements providers.Provider via tx_diagnose type=tx.
+// GetPayment implements providers.Provider via tx_diagnose type=tx. When
+// payabl reports the payment approved (error_code 0, the only state a
+// chargeback can follow), it also asks for chargebacks: tx_diagnose
+// type=chb lists them by date range (reference §3.7), and one booked on
+// this transaction sets Payment.Dispute.
 func (p *Provider) GetPayment(ctx context.Context, do providers.Doer, ref string) (*providers.Payment, error) {
 	t, err := p.diagnoseTx(ctx, do, ref, "payment")
 	if err != nil {
@@ -245,7 +266,96 @@ func (p *Provider) GetPayment(ctx context.Context, do providers.Doer, ref string
 	if txKind(t.Type) != "payment" {
 		return nil, providers.NotFound("no payabl payment with this id")
 	}
-	return p.paymentFromTx(t)
+	pay, err := p.paymentFromTx(t)
+	if err != nil {
+		return nil, err
+	}
+	if pay.Confirms == providers.StatusSucceeded {
+		if pay.Dispute, err = p.chargeback(ctx, do, ref, pay.CreatedAt); err != nil {
+			return nil, err
+		}
+	}
+	return pay, nil
+}
+
+// chbWindow is how far back the chargeback report looks: payabl asks to
+// keep report ranges to about a month (large ranges time out with 504).
+// The host fetches when a chb notification arrives, right after payabl
+// booked the chargeback, so a month back from today covers it.
+const chbWindow = 31 * 24 * time.Hour
+
+// chargebackParams builds the tx_diagnose type=chb query: from the
+// payment's creation (or a month back, whichever is later) to today.
+func chargebackParams(created, now time.Time) url.Values {
+	now = now.UTC()
+	from := now.Add(-chbWindow)
+	if created.After(from) && !created.After(now) {
+		from = created.UTC()
+	}
+	return url.Values{
+		"type":       {"chb"},
+		"start_date": {from.Format("02.01.2006")},
+		"end_date":   {now.Format("02.01.2006")},
+	}
+}
+
+// chargeback returns the id of the latest chargeback booked on
+// transaction ref, or "". payabl documents the chb report's rows with
+// amount, booking_date, currency, issue_date, order_id and transaction_id,
+// not which transaction_id a chargeback row carries; the most plausible
+// reading (and the embedded sandbox's) is the charged-back payment's own,
+// so rows are matched on it. The id is "chb_<transactionid>_<booking
+// date digits>" (issue_date when booking_date is empty): stable across
+// fetches, distinct per chargeback booked on another day. A report payabl
+// refuses for lack of permission (a non-retryable fault) cannot tell, so
+// it gives ""; any other failure is an error (the host answers the
+// notification with an error, so payabl retries it).
+func (p *Provider) chargeback(ctx context.Context, do providers.Doer, ref string, created time.Time) (string, error) {
+	r, err := p.diagnose(ctx, do, chargebackParams(created, p.clock()))
+	if err != nil {
+		var e *providers.Error
+		if errors.As(err, &e) && e.Type == providers.TypeProviderError && !e.Retryable &&
+			e.Code == "provider_error" && e.RequestSent == providers.SentYes && e.ProviderCode != nil && !strings.HasPrefix(*e.ProviderCode, "http_") {
+			return "", nil
+		}
+		return "", err
+	}
+	latest := ""
+	for _, row := range r.Transactions {
+		if row.TransactionID != ref || (row.Type != "" && row.Type != "chb") {
+			continue
+		}
+		day := row.BookingDate
+		if day == "" {
+			day = row.IssueDate
+		}
+		id := "chb_" + ref
+		if d := digitsOf(day); d != "" {
+			id += "_" + d
+		}
+		if id > latest {
+			latest = id
+		}
+	}
+	return latest, nil
+}
+
+// digitsOf keeps the digits of s, reordered to sort by date when s is
+// dd.mm.yyyy[ hh:mm:ss].
+func digitsOf(s string) string {
+	if t, err := time.Parse("02.01.2006 15:04:05", s); err == nil {
+		return t.Format("20060102150405")
+	}
+	if t, err := time.Parse("02.01.2006", s); err == nil {
+		return t.Format("20060102")
+	}
+	var b strings.Builder
+	for i := 0; i < len(s) && b.Len() < 20; i++ {
+		if s[i] >= '0' && s[i] <= '9' {
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String()
 }
 
 // findWindow is how far back FindPayment looks: tx_diagnose by orderid

@@ -69,12 +69,16 @@ func TestParseDiagnoseLatin1AndPick(t *testing.T) {
 func TestDiagnoseStatusMapping(t *testing.T) {
 	p := testProvider(t, "https://sandbox.payabl.com/pay/backoffice")
 	for code, want := range map[string]providers.Status{
-		"0": providers.StatusSucceeded, "2000": providers.StatusRequiresAction,
+		"0": providers.StatusProcessing, "2000": providers.StatusRequiresAction,
 		"-5003": providers.StatusFailed, "-1315": providers.StatusFailed,
 	} {
 		pay, err := p.paymentFromTx(&diagTx{TransactionID: "1", Amount: "10", Currency: "SEK", ErrorCode: code})
 		if err != nil || pay.Status != want || pay.Amount != 1000 || pay.ProviderStatus != code {
 			t.Errorf("error_code %s: %+v %v", code, pay, err)
+		}
+		// Only 0 is consistent with success, and it cannot establish it.
+		if wantConfirms := map[bool]providers.Status{true: providers.StatusSucceeded}[code == "0"]; err == nil && pay.Confirms != wantConfirms {
+			t.Errorf("error_code %s: confirms %q", code, pay.Confirms)
 		}
 	}
 	for _, bad := range []diagTx{
@@ -129,7 +133,7 @@ func TestFindPaymentWindowAndNotFound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pay.ProviderReference != "104579002" || pay.Status != providers.StatusSucceeded || pay.Reference != "ORD-Å" ||
+	if pay.ProviderReference != "104579002" || pay.Status != providers.StatusProcessing || pay.Confirms != providers.StatusSucceeded || pay.Reference != "ORD-Å" ||
 		!pay.CreatedAt.Equal(time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)) {
 		t.Fatalf("payment = %+v", pay)
 	}

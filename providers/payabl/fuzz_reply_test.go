@@ -411,9 +411,9 @@ func FuzzFormReplyMapping(f *testing.F) {
 				}
 				na := pay.NextAction
 				switch pay.Status {
-				case providers.StatusSucceeded:
+				case providers.StatusAuthorized:
 					if r.Status != codeOK || na != nil {
-						t.Fatalf("succeeded on %d, next action %+v", r.Status, na)
+						t.Fatalf("authorized on %d, next action %+v", r.Status, na)
 					}
 				case providers.StatusRequiresAction:
 					if r.Status != codePending || na == nil || na.Type != "redirect" || na.Method != "GET" || na.URL != r.RedirectURL {
@@ -704,9 +704,12 @@ func checkDiagnose(t *testing.T, p *Provider, body []byte, r *diagResponse) {
 			case !present:
 				want = providers.StatusUnknown
 			case c == codeOK:
-				want = providers.StatusSucceeded
+				want = providers.StatusProcessing
 			case c == codePending:
 				want = providers.StatusRequiresAction
+			}
+			if wantConfirms := map[bool]providers.Status{true: providers.StatusSucceeded}[present && c == codeOK]; pay.Confirms != wantConfirms {
+				t.Fatalf("payment %+v from %+v: confirms", pay, tx)
 			}
 			if pay.Status != want || pay.Amount != a || pay.Currency != cur || pay.ProviderReference != tx.TransactionID ||
 				pay.ProviderStatus != tx.ErrorCode || pay.Reference != fromLatin1(tx.OrderID) {
@@ -744,7 +747,11 @@ func checkDiagPayment(t *testing.T, pay *providers.Payment, parseErr error) {
 		t.Fatalf("payment %+v from a reply that did not parse: %v", pay, parseErr)
 	}
 	switch pay.Status {
-	case providers.StatusUnknown, providers.StatusSucceeded, providers.StatusRequiresAction, providers.StatusFailed:
+	case providers.StatusUnknown, providers.StatusRequiresAction, providers.StatusFailed:
+	case providers.StatusProcessing:
+		if pay.Confirms != providers.StatusSucceeded {
+			t.Fatalf("processing from a diagnose reply without confirms: %+v", pay)
+		}
 	default:
 		t.Fatalf("payment status %q", pay.Status)
 	}

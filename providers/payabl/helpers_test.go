@@ -25,7 +25,7 @@ func testProvider(t *testing.T, endpoint string) *Provider {
 	if err := p.Validate(); err != nil {
 		t.Fatalf("Validate: %v", err)
 	}
-	p.secret = "b185"
+	p.secret, p.secrets = "b185", []string{"b185"}
 	p.now = func() time.Time { return time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC) }
 	return p
 }

@@ -36,9 +36,18 @@ type Provider struct {
 	// alphanumeric characters). Accepts {env.*}/{file.*} placeholders,
 	// resolved in Provision.
 	MerchantID string `json:"merchant_id,omitempty"`
-	// Secret is the signing secret shared with payabl: it signs requests
-	// (SHA-1) and verifies notifications (SHA-256). Use an {env.*} or
-	// {file.*} placeholder so the value never lands in the adapted config.
+	// Secrets are the signing secrets shared with payabl, current first:
+	// the first signs requests (SHA-1 `signature`), every one verifies
+	// notifications (SHA-256 `security`), so the secret can be rotated
+	// without downtime: add the new one in front, keep the old one until
+	// payabl has switched and its notifications signed with the old one
+	// are past their 3-day retry window, then drop it. Each accepts an
+	// {env.*} or {file.*} placeholder so no value lands in the adapted
+	// config. Caddyfile: `secret <current> [<old>...]`.
+	Secrets []string `json:"secrets,omitempty"`
+	// Secret is the single secret of configs written before rotation
+	// existed; still read (it is then the only secret). Give Secret or
+	// Secrets, not both. New configs use Secrets.
 	Secret string `json:"secret,omitempty"`
 	// PaymentMethod is payabl's payment method id; default "116"
 	// (Trustly), the only method this package is written and tested for.
@@ -49,10 +58,16 @@ type Provider struct {
 	// there is no safe default.
 	Endpoint string `json:"endpoint,omitempty"`
 
+	// Overrides replace the default currencies and customer countries
+	// (Caddyfile `currencies <ISO 4217>…`, `countries <alpha-2>…`).
+	providers.Overrides
+
 	merchantID string
-	secret     string
-	base       string // Endpoint without a trailing slash
-	test       bool
+	// secret signs requests: secrets[0].
+	secret  string
+	secrets []string
+	base    string // Endpoint without a trailing slash
+	test    bool
 	// now is the clock (tests replace it); FindPayment uses it for the
 	// tx_diagnose date window.
 	now func() time.Time
@@ -75,16 +90,33 @@ func (p *Provider) Provision(caddy.Context) error {
 	if p.merchantID, err = repl.ReplaceOrErr(p.MerchantID, true, true); err != nil {
 		return fmt.Errorf("payabl: merchant_id: placeholder could not be resolved or is empty")
 	}
-	if p.secret, err = repl.ReplaceOrErr(p.Secret, true, true); err != nil {
-		return fmt.Errorf("payabl: secret: placeholder could not be resolved or is empty")
+	raw := p.Secrets
+	if p.Secret != "" {
+		if len(p.Secrets) > 0 {
+			return fmt.Errorf("payabl: give secret or secrets, not both")
+		}
+		raw = []string{p.Secret}
+	}
+	p.secrets = make([]string, 0, len(raw))
+	for i, s := range raw {
+		v, err := repl.ReplaceOrErr(s, true, true)
+		if err != nil || v == "" {
+			return fmt.Errorf("payabl: secret #%d: placeholder could not be resolved or is empty", i+1)
+		}
+		p.secrets = append(p.secrets, v)
+	}
+	if len(p.secrets) > 0 {
+		p.secret = p.secrets[0]
 	}
 	if p.PaymentMethod == "" {
 		p.PaymentMethod = DefaultPaymentMethod
 	}
 	p.base = strings.TrimRight(p.Endpoint, "/")
 	p.test = isTestEndpoint(p.Endpoint)
-	if err := providers.CheckDemoSecret("payabl: secret", p.secret, p.base); err != nil {
-		return err
+	for i, s := range p.secrets {
+		if err := providers.CheckDemoSecret(fmt.Sprintf("payabl: secret #%d", i+1), s, p.base); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -109,7 +141,15 @@ func (p *Provider) Validate() error {
 		return fmt.Errorf("payabl: merchant_id must be at most 40 letters, digits, '_' or '-'")
 	}
 	if p.secret == "" {
-		return fmt.Errorf("payabl: secret is required")
+		return fmt.Errorf("payabl: secret is required (the current secret first; previous secrets may follow)")
+	}
+	for i, s := range p.secrets {
+		if s == "" {
+			return fmt.Errorf("payabl: secret #%d is empty", i+1)
+		}
+	}
+	if err := p.Overrides.Validate(); err != nil {
+		return fmt.Errorf("payabl: %w", err)
 	}
 	if p.PaymentMethod == "" || !allDigits(p.PaymentMethod) {
 		return fmt.Errorf("payabl: payment_method must be a numeric payabl payment method id")
@@ -123,6 +163,12 @@ func (p *Provider) Validate() error {
 	}
 	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return fmt.Errorf("payabl: endpoint must not carry a query, fragment or user info")
+	}
+	// payabl's request signature is replayable and, like the notification
+	// security, concatenates values without separators (README "payabl."):
+	// a signed request must never cross a network in clear text.
+	if u.Scheme != "https" && !isLoopbackHost(u.Hostname()) {
+		return fmt.Errorf("payabl: endpoint must be https unless it is a loopback address (a local sandbox)")
 	}
 	return nil
 }
@@ -143,6 +189,12 @@ func isTestEndpoint(endpoint string) bool {
 	if strings.Contains(host, "sandbox") || strings.Contains(strings.ToLower(u.Path), "sandbox") {
 		return true
 	}
+	return isLoopbackHost(host)
+}
+
+// isLoopbackHost reports whether host is localhost or a loopback address.
+func isLoopbackHost(host string) bool {
+	host = strings.ToLower(host)
 	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
 		return true
 	}
@@ -157,10 +209,16 @@ func isTestEndpoint(endpoint string) bool {
 //
 //	provider <name> payabl {
 //		merchant_id <id>
-//		secret <secret>
+//		secret <current> [<old>...]
 //		payment_method <id>
 //		endpoint <url>
+//		currencies <ISO 4217>...
+//		countries <alpha-2>...
 //	}
+//
+// secret: the first signs requests, every one verifies notifications.
+// currencies and countries replace the defaults (countries: the customer
+// countries, checked against customer.country).
 func (p *Provider) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the type token
 	if d.NextArg() {
@@ -169,12 +227,26 @@ func (p *Provider) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	seen := map[string]bool{}
 	for d.NextBlock(0) {
 		name := d.Val()
+		if ok, err := p.Overrides.ParseOverride(d); ok {
+			if err != nil {
+				return fmt.Errorf("payabl: %w", err)
+			}
+			continue
+		}
 		var target *string
 		switch name {
 		case "merchant_id":
 			target = &p.MerchantID
 		case "secret":
-			target = &p.Secret
+			if seen[name] {
+				return d.Errf("payabl: %s given more than once", name)
+			}
+			seen[name] = true
+			p.Secrets = d.RemainingArgs()
+			if len(p.Secrets) == 0 {
+				return d.ArgErr()
+			}
+			continue
 		case "payment_method":
 			target = &p.PaymentMethod
 		case "endpoint":
@@ -197,11 +269,25 @@ func (p *Provider) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return nil
 }
 
-// Trustly coverage on payabl (seed "Payin countries", "Customer
-// currencies", "Payout countries"). HRK is left out: Croatia adopted the
-// euro in 2023 and the ISO table no longer has it.
+// Trustly coverage on payabl (seed document 004, "Trustly"). Two country
+// lists, not to be confused:
+//
+//   - customerCountries are the customer countries payment_preauthorize
+//     accepts in `country` ("Supported countries: AUT, BEL, CZE, DEU, DNK,
+//     EST, ESP, FIN, GBR, LTU, LVA, NLD, NOR, POL, SWE, SVK", as alpha-2):
+//     Capabilities().Countries, what customer.country is checked against.
+//   - PayinCountries are the countries whose banks Trustly collects from
+//     ("Payin countries"): where the customer's bank account can be. The
+//     gateway cannot check a bank country at create time (the customer
+//     picks the bank at Trustly), so this list is informational (README).
+//
+// HRK is left out of the currencies: Croatia adopted the euro in 2023 and
+// the ISO table no longer has it.
 var (
-	payinCountries  = []string{"AT", "DE", "DK", "EE", "ES", "FI", "GB", "LT", "LV", "NL", "NO", "SE"}
+	customerCountries = []string{"AT", "BE", "CZ", "DE", "DK", "EE", "ES", "FI", "GB", "LT", "LV", "NL", "NO", "PL", "SE", "SK"}
+	// PayinCountries: the seed's "Payin countries" (bank countries
+	// Trustly collects from), alpha-2.
+	PayinCountries  = []string{"AT", "DE", "DK", "EE", "ES", "FI", "GB", "LT", "LV", "NL", "NO", "SE"}
 	currencies      = []string{"BGN", "CZK", "DKK", "EUR", "GBP", "HUF", "NOK", "PLN", "RON", "SEK"}
 	payoutCountries = func() []string {
 		out := make([]string, 0, len(payoutRules))
@@ -237,11 +323,11 @@ func (p *Provider) Capabilities() providers.Capabilities {
 	for k, v := range limits {
 		l[k] = v
 	}
-	return providers.Capabilities{
+	c := providers.Capabilities{
 		Type:            "payabl",
 		Test:            p.test,
 		Currencies:      append([]string(nil), currencies...),
-		Countries:       append([]string(nil), payinCountries...),
+		Countries:       append([]string(nil), customerCountries...),
 		PayoutCountries: append([]string(nil), payoutCountries...),
 		Operations: []string{
 			providers.OpCreatePayment, providers.OpGetPayment, providers.OpFindPayment,
@@ -251,6 +337,8 @@ func (p *Provider) Capabilities() providers.Capabilities {
 		RequiredFields: []string{"customer.email"},
 		Limits:         l,
 	}
+	p.Overrides.Apply(&c)
+	return c
 }
 
 func allDigits(s string) bool {
@@ -292,4 +380,5 @@ var (
 	_ providers.Provider     = (*Provider)(nil)
 	_ providers.Refunder     = (*Provider)(nil)
 	_ providers.PayoutSender = (*Provider)(nil)
+	_ providers.Resender     = (*Provider)(nil)
 )

@@ -36,7 +36,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := json.Marshal(p)
-	const want = `{"merchant_id":"gateway_test","secret":"{env.PAYABL_SECRET}","payment_method":"116","endpoint":"https://sandbox.payabl.com/pay/backoffice"}`
+	const want = `{"merchant_id":"gateway_test","secrets":["{env.PAYABL_SECRET}"],"payment_method":"116","endpoint":"https://sandbox.payabl.com/pay/backoffice"}`
 	if string(b) != want {
 		t.Fatalf("json = %s", b)
 	}
@@ -44,7 +44,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		"unknown":   "payabl {\n foo bar\n}",
 		"duplicate": "payabl {\n secret a\n secret b\n}",
 		"no value":  "payabl {\n secret\n}",
-		"two args":  "payabl {\n secret a b\n}",
+		"two args":  "payabl {\n merchant_id a b\n}",
 		"inline":    "payabl extra",
 	} {
 		var q Provider
@@ -82,13 +82,14 @@ func TestProvisionAndValidate(t *testing.T) {
 		p    Provider
 		word string
 	}{
-		"no endpoint":  {Provider{MerchantID: "m", Secret: "s"}, "endpoint"},
-		"ftp endpoint": {Provider{MerchantID: "m", Secret: "s", Endpoint: "ftp://x/pay/backoffice"}, "endpoint"},
-		"relative":     {Provider{MerchantID: "m", Secret: "s", Endpoint: "/pay/backoffice"}, "endpoint"},
-		"no merchant":  {Provider{Secret: "s", Endpoint: "https://x/pay/backoffice"}, "merchant_id"},
-		"no secret":    {Provider{MerchantID: "m", Endpoint: "https://x/pay/backoffice"}, "secret"},
-		"bad method":   {Provider{MerchantID: "m", Secret: "s", PaymentMethod: "trustly", Endpoint: "https://x/pay/backoffice"}, "payment_method"},
-		"merchant 41":  {Provider{MerchantID: strings.Repeat("m", 41), Secret: "s", Endpoint: "https://x/pay/backoffice"}, "merchant_id"},
+		"no endpoint":   {Provider{MerchantID: "m", Secret: "s"}, "endpoint"},
+		"ftp endpoint":  {Provider{MerchantID: "m", Secret: "s", Endpoint: "ftp://x/pay/backoffice"}, "endpoint"},
+		"http endpoint": {Provider{MerchantID: "m", Secret: "s", Endpoint: "http://sandbox.payabl.com/pay/backoffice"}, "https"},
+		"relative":      {Provider{MerchantID: "m", Secret: "s", Endpoint: "/pay/backoffice"}, "endpoint"},
+		"no merchant":   {Provider{Secret: "s", Endpoint: "https://x/pay/backoffice"}, "merchant_id"},
+		"no secret":     {Provider{MerchantID: "m", Endpoint: "https://x/pay/backoffice"}, "secret"},
+		"bad method":    {Provider{MerchantID: "m", Secret: "s", PaymentMethod: "trustly", Endpoint: "https://x/pay/backoffice"}, "payment_method"},
+		"merchant 41":   {Provider{MerchantID: strings.Repeat("m", 41), Secret: "s", Endpoint: "https://x/pay/backoffice"}, "merchant_id"},
 	} {
 		p := c.p
 		err := p.Provision(caddyCtx(t))

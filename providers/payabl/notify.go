@@ -1,13 +1,15 @@
 package payabl
 
 import (
-	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/caddy-payments/caddy-payments/providers"
 )
@@ -52,12 +54,63 @@ func unauthenticated(reason string) error {
 	return fmt.Errorf("payabl: %s: %w", reason, providers.ErrUnauthenticated)
 }
 
+// Grammars of the signed notification fields. payabl's security is a
+// SHA-256 over transactionid+type+errorcode+timestamp+secret with no
+// separators, so a notification is only accepted when every signed field
+// is in its one canonical form; with these grammars a signed string splits
+// into the four fields in exactly one way (transactionid is digits, type
+// is letters and '_', errorcode starts with a digit or '-', timestamp is
+// the last ten digits), and no character can be moved across a boundary:
+//
+//	transactionid  [1-9][0-9]{0,49}            numeric, at most 50 digits (reference §5), no leading zero
+//	type           capture | refund | cft | chb | retrieval_request | pending | failed
+//	                                           the documented types (reference §4.2), lowercase, exactly
+//	errorcode      0 | -?[1-9][0-9]{0,9}        canonical integer: no leading zero, no '+', no "-0"
+//	timestamp      [1-9][0-9]{9}               Unix seconds, exactly ten digits (2001-09-09 … 2286-11-20)
+//
+// A notification whose signed fields do not match is refused
+// (ErrUnauthenticated) before its security is even computed.
+var knownTypes = map[string]bool{
+	"capture": true, "refund": true, "cft": true, "chb": true, "retrieval_request": true,
+	// Constants of payabl's PHP SDK, semantics undocumented: accepted
+	// (they are payabl's words), mapped to no event.
+	"pending": true, "failed": true,
+}
+
+// canonicalTimestamp: exactly ten digits, no leading zero.
+func canonicalTimestamp(s string) bool { return len(s) == 10 && s[0] != '0' && allDigits(s) }
+
+// checkSigned checks the grammar of every signed field and names the
+// first that is not canonical (never its value).
+func checkSigned(txid, typ, code, ts string) error {
+	switch {
+	case !validTxID(txid):
+		return unauthenticated("transactionid is not canonical ([1-9][0-9]{0,49})")
+	case !knownTypes[typ]:
+		return unauthenticated("type is not one of payabl's documented lowercase types")
+	case !canonicalCode(code):
+		return unauthenticated("errorcode is not a canonical integer (0 or -?[1-9][0-9]{0,9})")
+	case !canonicalTimestamp(ts):
+		return unauthenticated("timestamp is not ten digits of Unix seconds")
+	}
+	return nil
+}
+
+// MaxAge is how long payabl may take to deliver a notification: its
+// documented Auto-Retry Callback retries every 2 hours and stops after 3
+// days (reference §6, D-retry). A notification whose signed timestamp is
+// older is never forwarded on its own (the host confirms it by a fetch).
+const MaxAge = 72 * time.Hour
+
 // VerifyNotification implements providers.Provider. The form body is
 // parsed once. A 64-hex security must equal the SHA-256 over the signed
-// fields (compared with hmac.Equal); a 40-hex security (seen on payout
-// failure notifications, algorithm undocumented) cannot be checked and
-// gives an Untrusted notification, so the host asks payabl itself;
-// anything else is ErrUnauthenticated.
+// fields under one of the account's secrets (each compared with
+// subtle.ConstantTimeCompare, all of them always, so the time does not say which one
+// matched), and every signed field must be canonical (see knownTypes); a
+// 40-hex security (seen on payout failure notifications, algorithm
+// undocumented) cannot be checked and gives a notification that trusts
+// nothing, so the host asks payabl itself; anything else is
+// ErrUnauthenticated.
 func (p *Provider) VerifyNotification(n *providers.IncomingNotification) (*providers.Notification, error) {
 	if n == nil {
 		return nil, unauthenticated("empty notification")
@@ -82,15 +135,16 @@ func (p *Provider) VerifyNotification(n *providers.IncomingNotification) (*provi
 		// Undocumented scheme: nothing is trusted, but the notification
 		// names a transaction the host can look up with its own
 		// credentials.
-		if !validTxID(txid) || typ == "" {
-			return nil, unauthenticated("unverifiable notification without transactionid or type")
+		if !validTxID(txid) || !knownTypes[typ] {
+			return nil, unauthenticated("unverifiable notification without a canonical transactionid and type")
 		}
 		out := normalise(form)
-		// Nothing is signed: every claim stays Unsigned, and no event
-		// key comes from these fields (the host builds it from what
-		// its fetch establishes).
+		// Nothing is signed: every claim stays Unsigned, no time is
+		// stated, and no event key comes from these fields (the host
+		// builds it from what its fetch establishes).
 		out.Trust = providers.Claims{}
 		out.EventKey = ""
+		out.At, out.MaxAge = time.Time{}, 0
 		return out, nil
 	case !isHex(security, 64):
 		return nil, unauthenticated("security is not a SHA-256 hex digest")
@@ -98,8 +152,15 @@ func (p *Provider) VerifyNotification(n *providers.IncomingNotification) (*provi
 	if txid == "" || typ == "" || code == "" || ts == "" {
 		return nil, unauthenticated("a signed field is missing")
 	}
-	want := notificationSecurity(txid, typ, code, ts, p.secret)
-	if !hmac.Equal([]byte(want), []byte(security)) {
+	if err := checkSigned(txid, typ, code, ts); err != nil {
+		return nil, err
+	}
+	match := 0
+	for _, secret := range p.secrets {
+		want := notificationSecurity(txid, typ, code, ts, secret)
+		match |= subtle.ConstantTimeCompare([]byte(want), []byte(security))
+	}
+	if match != 1 {
 		return nil, unauthenticated("security does not match")
 	}
 	return normalise(form), nil
@@ -111,7 +172,7 @@ func (p *Provider) VerifyNotification(n *providers.IncomingNotification) (*provi
 // orderid are hints, so a status that rests on payment_state is an
 // Unsigned claim (the host confirms it by a fetch).
 //
-//	capture/preauth/authorize (the payment):
+//	capture (the payment):
 //	  errorcode 0 + payment_state not_credited_yet → payment.processing (the signed 0 says at least that)
 //	  errorcode 0 + payment_state credited         → payment.succeeded (Unsigned)
 //	  errorcode 0 + payment_state not_credited     → payment.failed (Unsigned)
@@ -137,6 +198,12 @@ func normalise(form url.Values) *providers.Notification {
 			Amount: providers.Unsigned, Reference: providers.Unsigned, Time: providers.SignedFields},
 		EventKey:      eventKey(txid, typ, codeRaw, ts),
 		ProviderEvent: providerEvent(form),
+		MaxAge:        MaxAge,
+	}
+	// The signed timestamp (Unix seconds) is the time the notification
+	// states; VerifyNotification has checked its grammar.
+	if sec, err := strconv.ParseInt(ts, 10, 64); err == nil && canonicalTimestamp(ts) {
+		out.At = time.Unix(sec, 0).UTC()
 	}
 	if cur := form.Get("currency"); providers.ValidCurrency(cur) {
 		if a, err := providers.ParseMinor(form.Get("amount"), cur); err == nil {
@@ -147,8 +214,8 @@ func normalise(form url.Values) *providers.Notification {
 	if !ok {
 		return out
 	}
-	switch strings.ToLower(typ) {
-	case "capture", "preauth", "preauthorize", "authorize", "sale":
+	switch typ {
+	case "capture":
 		out.Object = "payment"
 		mapPayment(out, code, form)
 	case "chb":

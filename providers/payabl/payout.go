@@ -154,11 +154,15 @@ func (p *Provider) CreatePayout(ctx context.Context, do providers.Doer, req *pro
 	if err != nil {
 		return nil, err
 	}
-	body, err := p.call(ctx, do, opCFT, params)
+	body, err := p.callMoney(ctx, do, opCFT, params, "payout")
 	if err != nil {
 		return nil, err
 	}
-	return p.payoutFromReply(req, body)
+	out, err := p.payoutFromReply(req, body)
+	if err != nil {
+		return nil, lookUp(err, "payout")
+	}
+	return out, nil
 }
 
 // payoutFromReply maps the payment_cft reply. status 0 means payabl

@@ -52,11 +52,15 @@ func (p *Provider) Refund(ctx context.Context, do providers.Doer, req *providers
 	if err != nil {
 		return nil, err
 	}
-	body, err := p.call(ctx, do, opRefund, params)
+	body, err := p.callMoney(ctx, do, opRefund, params, "refund")
 	if err != nil {
 		return nil, err
 	}
-	return p.refundFromReply(req, body)
+	out, err := p.refundFromReply(req, body)
+	if err != nil {
+		return nil, lookUp(err, "refund")
+	}
+	return out, nil
 }
 
 // refundFromReply maps the payment_refund reply. payabl refunds
