@@ -52,6 +52,9 @@ func providersOn(t *testing.T, port int) int {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("http://localhost:%d/providers", port), nil)
 	req.Header.Set("Authorization", "Bearer "+testToken)
+	// A fresh connection: a reload closes the old server's idle ones, and
+	// a reused one would fail with EOF.
+	req.Close = true
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("GET /providers on %d: %v", port, err)
