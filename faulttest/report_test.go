@@ -60,7 +60,7 @@ type report struct {
 type providerSide struct {
 	Payments, Approved, Declined, Pending, RefundPairs int // the run's
 	Objects                                            int // payabl. transactions, Razorpay orders, PaySage payment transactions
-	Attempts                                           int // Razorpay payment attempts (the JSON one and the customer's redirect one per order)
+	Attempts                                           int // Razorpay payment attempts (at most one per order: the customer's launch)
 	Paid                                               int // payabl. credited, Razorpay captured, PaySage successful
 	Refunds                                            int // refund transactions at the provider
 }

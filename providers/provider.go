@@ -122,7 +122,10 @@ type PayoutSender interface {
 }
 
 // Returner is implemented by providers whose customer returns (the browser
-// coming back from the provider) carry something to verify.
+// coming back from the provider) carry something to verify. The host
+// calls it only for a return whose gateway-issued return_token is valid
+// (see caddymodule/returns.go), with that token's merchant reference in
+// r.Query "reference"; whatever else the browser sends is a hint at most.
 type Returner interface {
 	// VerifyReturn checks the return request and says whether the payment
 	// looks successful (a hint for picking the merchant's URL; the status
