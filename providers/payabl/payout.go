@@ -205,7 +205,9 @@ func (p *Provider) GetPayout(ctx context.Context, do providers.Doer, ref string)
 	if err != nil {
 		return nil, err
 	}
-	if t.Type != "" && txKind(t.Type) != "payout" {
+	// A row that does not say it is a payout (no type, or another kind)
+	// is not taken for one.
+	if txKind(t.Type) != "payout" {
 		return nil, providers.NotFound("no payabl payout with this id")
 	}
 	amount, currency, err := t.amount()

@@ -112,7 +112,10 @@ func (p *Provider) GetRefund(ctx context.Context, do providers.Doer, ref string)
 	if err != nil {
 		return nil, err
 	}
-	if t.Type != "" && txKind(t.Type) != "refund" {
+	// A row that does not say it is a refund (no type, or another kind)
+	// is not taken for one: a payment's row would otherwise report the
+	// whole payment as a refund.
+	if txKind(t.Type) != "refund" {
 		return nil, providers.NotSupported("payabl cannot report this refund separately from its payment")
 	}
 	amount, currency, err := t.amount()
