@@ -156,9 +156,9 @@ type Handler struct {
 	// it) and its lifetime.
 	ctx         caddy.Context
 	outboxDepth *atomic.Int64
-	// unverifiable rate-limits notifications whose signature cannot be
-	// checked (see notify_limit.go).
-	unverifiable *notifyLimiter
+	// fetchLimiter rate-limits notifications that cost a provider fetch
+	// (see notify_limit.go).
+	fetchLimiter *notifyLimiter
 	// notifications counts notification outcomes by account and result.
 	notifications *prometheus.CounterVec
 }
@@ -246,7 +246,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.closeStore = closeDB
 	h.ctx = ctx
 	h.outboxDepth = new(atomic.Int64)
-	h.unverifiable = newNotifyLimiter(h.names, unverifiableBurst, unverifiableEvery)
+	h.fetchLimiter = newNotifyLimiter(h.names, bucketRule{fetchAccountBurst, fetchAccountEvery},
+		bucketRule{fetchRefBurst, fetchRefEvery}, fetchRefMax)
 	if err := h.registerMetrics(ctx); err != nil {
 		return fmt.Errorf("registering metrics: %w", err)
 	}

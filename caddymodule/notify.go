@@ -54,30 +54,45 @@ func (h *Handler) serveNotification(w http.ResponseWriter, r *http.Request, c ca
 		return writeError(w, e)
 	}
 
-	if n.Trust.Object == providers.Unsigned {
-		if ok, wait := h.unverifiable.allow(name, h.now()); !ok {
-			h.logger.Warn("unverifiable notification rate limited; answered 429 so the provider sends it again later",
-				zap.String("provider", name), zap.String("remote_addr", r.RemoteAddr))
+	// A repeat of a notification whose event the shop already accepted
+	// costs nothing more: not even the fetch that confirmed it.
+	if n.EventKey != "" && n.EventType != "" {
+		if done, _ := h.store.Delivered(r.Context(), eventID(name, n.EventKey, n.EventType)); done {
+			h.logger.Info("notification already delivered; acknowledged again", zap.String("provider", name))
+			return p.Acknowledge(w)
+		}
+	}
+	plan := planTrust(n, h.now())
+	if plan.fetch {
+		if ok, wait := h.fetchLimiter.allow(name, n.ProviderRef, h.now()); !ok {
+			h.logger.Warn("notification that needs a provider fetch rate limited; answered 429 so the provider sends it again later",
+				zap.String("provider", name), zap.String("reason", plan.reason), zap.String("remote_addr", r.RemoteAddr))
 			h.countNotification(name, "rate_limited")
 			w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
 			return writeError(w, &providers.Error{Type: providers.TypeInvalidRequest, Code: "rate_limited",
-				Message:    "too many notifications that cannot be authenticated; send it again later",
+				Message:    "too many notifications; send it again later",
 				HTTPStatus: http.StatusTooManyRequests, RequestSent: providers.SentNo, Retryable: true})
 		}
 	}
 
-	ev, err := h.buildEvent(r.Context(), name, p, n)
+	ev, err := h.buildEvent(r.Context(), name, p, n, plan)
 	if err != nil {
-		// Not acknowledged: the provider will send it again.
+		// Not acknowledged: the provider will send it again. The caller
+		// may be anyone (an unverifiable notification is anonymous), so
+		// the answer is one generic 503: what went wrong (a provider
+		// error, a store failure) is logged, never echoed.
 		pe := providers.AsError(err)
-		h.logger.Error("notification verified but not processed; not acknowledged",
-			zap.String("provider", name), zap.String("object", n.Object), zap.String("type", pe.Type), zap.String("code", pe.Code))
-		return writeError(w, pe)
+		h.logger.Error("notification not processed; not acknowledged",
+			zap.String("provider", name), zap.String("object", n.Object), zap.String("type", pe.Type),
+			zap.String("code", pe.Code), zap.String("reason", pe.Message))
+		w.Header().Set("Retry-After", "60")
+		return writeError(w, &providers.Error{Type: providers.TypeInternal, Code: "not_processed",
+			Message:    "the notification could not be processed now; send it again later",
+			HTTPStatus: http.StatusServiceUnavailable, RequestSent: providers.SentNo, Retryable: true})
 	}
 	if ev == nil {
 		return p.Acknowledge(w)
 	}
-	h.scheduleAfterNotification(r, name, ev)
 	if done, _ := h.store.Delivered(r.Context(), ev.ID); done {
 		h.logger.Info("notification already delivered; acknowledged again", zap.String("provider", name), zap.String("event_id", ev.ID))
 		return p.Acknowledge(w)
@@ -119,6 +134,9 @@ func (h *Handler) serveNotification(w http.ResponseWriter, r *http.Request, c ca
 		}
 	}
 
+	// A new event about a refund or payout that is not final keeps it
+	// reconciled (repeats do not reset its schedule).
+	h.scheduleAfterNotification(r, name, ev)
 	res := h.forward(r, c.next, ev.ID, evBody, h.inlineForwardTimeout())
 	if res.Accepted() {
 		h.markDelivered(ctx, ev.ID, ev.announce)
@@ -189,7 +207,7 @@ func eventID(account, key, eventType string) string {
 // nil when there is nothing to forward (a notification that maps to no
 // event, a status change the rules refuse, or a claim the trust policy in
 // trust.go does not take as a fact).
-func (h *Handler) buildEvent(ctx context.Context, name string, p providers.Provider, n *providers.Notification) (*Event, error) {
+func (h *Handler) buildEvent(ctx context.Context, name string, p providers.Provider, n *providers.Notification, plan trustPlan) (*Event, error) {
 	unverifiable := n.Trust.Object == providers.Unsigned
 	if n.ProviderRef == "" {
 		if n.EventType == "" || unverifiable {
@@ -215,7 +233,6 @@ func (h *Handler) buildEvent(ctx context.Context, name string, p providers.Provi
 		h.countNotification(name, "suspect")
 		return nil, nil
 	}
-	plan := planTrust(n, h.now())
 	var out *eventOutcome
 	switch n.Object {
 	case "payment":
@@ -232,16 +249,28 @@ func (h *Handler) buildEvent(ctx context.Context, name string, p providers.Provi
 		return nil, err
 	}
 	ev := &Event{
-		ID:            eventID(name, out.key, out.eventType),
-		Type:          out.eventType,
-		CreatedAt:     h.now().UTC().Truncate(1e9),
-		Provider:      name,
-		Data:          out.data,
+		ID:        eventID(name, out.key, out.eventType),
+		Type:      out.eventType,
+		CreatedAt: h.now().UTC().Truncate(1e9),
+		Provider:  name,
+		Data:      out.data,
+		// The provider's own fields, as the provider package kept them
+		// (secrets removed, accounts masked, unsigned fields marked where
+		// it signs some). An unverifiable notification proves nothing, so
+		// none of its fields reach the shop inside a signed event.
 		ProviderEvent: n.ProviderEvent,
 	}
-	if out.eventType != "payment.disputed" {
-		// A dispute is news each time; a status is announced once per object.
+	if unverifiable {
+		ev.ProviderEvent = nil
+	}
+	switch {
+	case out.eventType != "payment.disputed":
+		// A status is announced once per object.
 		ev.announce = announceKey(name, n.Object, n.ProviderRef, out.eventType)
+	case out.dispute != "":
+		// A dispute is announced once per dispute, whichever notification
+		// (or fetch) told of it.
+		ev.announce = announceKey(name, n.Object, n.ProviderRef, out.eventType+":"+out.dispute)
 	}
 	return ev, nil
 }
@@ -252,6 +281,18 @@ type eventOutcome struct {
 	data      any
 	eventType string
 	key       string
+	// dispute identifies the dispute a payment.disputed event is about,
+	// when a fetch named it.
+	dispute string
+}
+
+// signedMessage is the provider's message where the notification signs
+// its status (payabl.'s errormessage, for one, is unsigned).
+func signedMessage(n *providers.Notification) string {
+	if n.Trust.Status == providers.SignedBody {
+		return n.ProviderMessage
+	}
+	return ""
 }
 
 // unconfirmed logs and counts a notification whose claim no fact supports:
@@ -295,6 +336,7 @@ func (h *Handler) paymentEvent(ctx context.Context, name string, p providers.Pro
 	disputed := eventType == "payment.disputed"
 	status := claimed
 	key := n.EventKey
+	dispute := ""
 
 	// A failed payment moves up (Razorpay's late authorisation) only on a
 	// fetch from the provider, never on the message alone.
@@ -323,6 +365,11 @@ func (h *Handler) paymentEvent(ctx context.Context, name string, p providers.Pro
 			if n.Trust.Status != providers.SignedBody && got.Dispute == "" {
 				return h.unconfirmed(name, "payment", id, "no dispute on the payment")
 			}
+			if got.Dispute != "" {
+				// One event per dispute, whichever notification told of it.
+				dispute = got.Dispute
+				key = "dispute|" + n.ProviderRef + "|" + got.Dispute
+			}
 		case plan.fetch || lateUp:
 			switch {
 			case got.Status == claimed:
@@ -341,8 +388,8 @@ func (h *Handler) paymentEvent(ctx context.Context, name string, p providers.Pro
 			}
 			eventType = paymentEventType(status)
 		}
-		if plan.keyFromFetch {
-			key = fetchedKey("payment", n.ProviderRef, string(got.Status), got.ProviderStatus, got.Dispute)
+		if plan.keyFromFetch && !disputed {
+			key = fetchedKey("payment", n.ProviderRef, string(got.Status), got.ProviderStatus, "")
 		}
 		if lateUp && status != providers.StatusAuthorized && status != providers.StatusSucceeded {
 			h.logger.Warn("notification claims a failed payment moved up; the provider does not confirm it; acknowledged, not forwarded",
@@ -368,7 +415,7 @@ func (h *Handler) paymentEvent(ctx context.Context, name string, p providers.Pro
 		pay = &providers.Payment{
 			Provider: name, ProviderReference: n.ProviderRef, Reference: f.reference,
 			Amount: f.amount, Currency: f.currency, Status: status,
-			ProviderStatus: n.ProviderStatus, ProviderMessage: n.ProviderMessage,
+			ProviderStatus: n.ProviderStatus, ProviderMessage: signedMessage(n),
 		}
 		h.completePayment(name, pay)
 		if known {
@@ -408,7 +455,7 @@ func (h *Handler) paymentEvent(ctx context.Context, name string, p providers.Pro
 		}
 		rec = upd
 	}
-	return &eventOutcome{data: mergeRecord(pay, rec), eventType: eventType, key: key}, nil
+	return &eventOutcome{data: mergeRecord(pay, rec), eventType: eventType, key: key, dispute: dispute}, nil
 }
 
 // paymentEventType maps a payment status to its event type ("" for
@@ -430,6 +477,11 @@ func (h *Handler) refundEvent(ctx context.Context, name string, p providers.Prov
 		return nil, providers.Internal("the refund record could not be read")
 	}
 	known := err == nil
+	if !known && plan.keyFromFetch {
+		// An unverifiable notification about a refund the gateway never
+		// made names nothing worth a fetch: a payment's id would do.
+		return h.unconfirmed(name, "refund", id, "an unverifiable notification about a refund with no record")
+	}
 	status, eventType, key := n.Status, n.EventType, n.EventKey
 	unknownFacts := !known && (n.Trust.Amount == providers.Unsigned || n.Trust.Reference == providers.Unsigned)
 	var got *providers.Refund
@@ -498,9 +550,12 @@ func (h *Handler) refundEvent(ctx context.Context, name string, p providers.Prov
 			out.PaymentID = providers.EncodeID(providers.KindPayment, name, n.PaymentRef)
 		}
 	}
-	out.ProviderStatus, out.ProviderMessage = n.ProviderStatus, n.ProviderMessage
+	out.ProviderStatus, out.ProviderMessage = n.ProviderStatus, signedMessage(n)
 	if got != nil {
 		out.ProviderStatus, out.ProviderMessage = got.ProviderStatus, got.ProviderMessage
+	}
+	if out.CreatedAt.IsZero() {
+		out.CreatedAt = h.now().UTC().Truncate(1e9)
 	}
 	if !providers.ValidEventType(eventType) {
 		h.logger.Info("notification maps to no event; acknowledged, not forwarded",
@@ -518,6 +573,9 @@ func (h *Handler) payoutEvent(ctx context.Context, name string, p providers.Prov
 		return nil, providers.Internal("the payout record could not be read")
 	}
 	known := err == nil
+	if !known && plan.keyFromFetch {
+		return h.unconfirmed(name, "payout", id, "an unverifiable notification about a payout with no record")
+	}
 	status, eventType, key := n.Status, n.EventType, n.EventKey
 	unknownFacts := !known && (n.Trust.Amount == providers.Unsigned || n.Trust.Reference == providers.Unsigned)
 	var got *providers.Payout
@@ -528,7 +586,16 @@ func (h *Handler) payoutEvent(ctx context.Context, name string, p providers.Prov
 		}
 		switch {
 		case ferr == nil:
-			if plan.fetch {
+			switch {
+			case !plan.fetch:
+			case plan.fieldSigned && known && rec.Status == providers.PayoutSucceeded &&
+				status == providers.PayoutFailed && got.Status == providers.PayoutSucceeded:
+				// A bank return after the payout was paid: the original
+				// transaction may well still read as paid, so the fetch
+				// cannot tell, and the signed claim stands (a reversal).
+				h.logger.Info("signed payout failure after success; the provider's fetch still reads paid: taken as a reversal",
+					zap.String("provider", name), zap.String("payout_id", id))
+			default:
 				if got.Status != status {
 					h.logger.Warn("notification's claim not confirmed by the provider; forwarding what the provider says",
 						zap.String("provider", name), zap.String("payout_id", id), zap.String("claimed", status),
@@ -589,9 +656,12 @@ func (h *Handler) payoutEvent(ctx context.Context, name string, p providers.Prov
 		out.Reference, out.Amount, out.Currency, out.Status = f.reference, f.amount, f.currency, status
 	}
 	out.ID, out.Object, out.Provider = id, "payout", name
-	out.ProviderStatus, out.ProviderMessage = n.ProviderStatus, n.ProviderMessage
+	out.ProviderStatus, out.ProviderMessage = n.ProviderStatus, signedMessage(n)
 	if got != nil {
 		out.ProviderStatus, out.ProviderMessage = got.ProviderStatus, got.ProviderMessage
+	}
+	if out.CreatedAt.IsZero() {
+		out.CreatedAt = h.now().UTC().Truncate(1e9)
 	}
 	if !providers.ValidEventType(eventType) {
 		h.logger.Info("notification maps to no event; acknowledged, not forwarded",

@@ -101,27 +101,37 @@ func TestUnsignedDigestAndTampering(t *testing.T) {
 
 func TestNotifyLimiter(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
-	l := newNotifyLimiter([]string{"a", "b"}, 3, time.Second)
-	for i := 0; i < 3; i++ {
-		if ok, _ := l.allow("a", now); !ok {
-			t.Fatalf("call %d refused within the burst", i)
+	l := newNotifyLimiter([]string{"a", "b"}, bucketRule{5, time.Second}, bucketRule{2, 10 * time.Second}, 3)
+	for i := 0; i < 2; i++ {
+		if ok, _ := l.allow("a", "tx1", now); !ok {
+			t.Fatalf("call %d refused within the object's burst", i)
 		}
 	}
-	ok, wait := l.allow("a", now)
-	if ok || wait <= 0 || wait > time.Second {
-		t.Fatalf("past the burst: ok=%v wait=%v", ok, wait)
+	ok, wait := l.allow("a", "tx1", now)
+	if ok || wait <= 0 || wait > 10*time.Second {
+		t.Fatalf("past the object's burst: ok=%v wait=%v", ok, wait)
 	}
-	if ok, _ := l.allow("b", now); !ok {
+	// Other objects of the account are not starved by tx1's flood.
+	if ok, _ := l.allow("a", "tx2", now); !ok {
+		t.Fatal("one object's flood starved another")
+	}
+	if ok, _ := l.allow("b", "tx1", now); !ok {
 		t.Fatal("accounts share a bucket")
 	}
-	if ok, _ := l.allow("a", now.Add(time.Second)); !ok {
+	// The account's own ceiling: 5 at once (3 taken above for a).
+	l.allow("a", "tx3", now)
+	l.allow("a", "tx3", now)
+	if ok, _ := l.allow("a", "tx4", now); ok {
+		t.Fatal("the account's ceiling was not applied")
+	}
+	if ok, _ := l.allow("a", "tx1", now.Add(10*time.Second)); !ok {
 		t.Fatal("no token after a refill period")
 	}
-	if ok, _ := l.allow("unknown", now); ok {
+	if ok, _ := l.allow("unknown", "tx1", now); ok {
 		t.Fatal("an account that is not configured got a bucket")
 	}
-	if len(l.buckets) != 2 {
-		t.Fatalf("the limiter grew: %d buckets", len(l.buckets))
+	if len(l.refs) > 3 || l.lru.Len() > 3 || len(l.accounts) != 2 {
+		t.Fatalf("the limiter grew: %d objects, %d accounts", len(l.refs), len(l.accounts))
 	}
 }
 
@@ -289,7 +299,7 @@ func TestTrustPolicyPayabl(t *testing.T) {
 			t.Fatalf("known %d %q, unknown %d %q: the route tells them apart", knownCode, knownBody, unknownCode, unknownBody)
 		}
 		limited := false
-		for i := 2; i < 3*unverifiableBurst && !limited; i++ {
+		for i := 2; i < 3*fetchRefBurst && !limited; i++ {
 			resp, err := http.PostForm(gwBase+"/notifications/payabl", unverifiable(tx, ts(time.Duration(i)*time.Second)))
 			if err != nil {
 				t.Fatal(err)
