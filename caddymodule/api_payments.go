@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -52,7 +53,11 @@ func (h *Handler) serveCreatePayment(w http.ResponseWriter, r *http.Request) err
 	req.GatewayReturnURL = h.returnURL(name, req.Reference) // carries a return_token (returns.go)
 	req.IdempotencyKey = r.Header.Get("Idempotency-Key")
 
-	pay, err := p.CreatePayment(r.Context(), h.doer, &req)
+	// From the provider call on, nothing depends on the client's
+	// connection: a client that goes away neither cancels the create
+	// (whose outcome would become unknown) nor the writes after it.
+	ctx := context.WithoutCancel(r.Context())
+	pay, err := p.CreatePayment(ctx, h.doer, &req)
 	if err != nil {
 		e := providers.AsError(err)
 		e.Reference = req.Reference
@@ -65,7 +70,7 @@ func (h *Handler) serveCreatePayment(w http.ResponseWriter, r *http.Request) err
 		pay.Reference = req.Reference
 	}
 	if pay.LaunchData != "" {
-		if e := h.issueLaunch(r.Context(), name, pay); e != nil {
+		if e := h.issueLaunch(ctx, name, pay); e != nil {
 			e.Reference = req.Reference
 			return writeError(w, e)
 		}
@@ -78,7 +83,7 @@ func (h *Handler) serveCreatePayment(w http.ResponseWriter, r *http.Request) err
 		SuccessURL: req.SuccessURL, FailureURL: req.FailureURL, ReturnURL: req.ReturnURL,
 		History: []store.StatusChange{{Status: string(pay.Status), At: pay.CreatedAt, Source: "create", ProviderStatus: pay.ProviderStatus}},
 	}
-	if _, err := h.store.PutPayment(r.Context(), rec); err != nil {
+	if _, err := h.store.PutPayment(ctx, rec); err != nil {
 		// The provider has the payment; the merchant must know it exists.
 		// Answer with it, and log loudly: refunds will re-read it from the
 		// provider.
@@ -128,7 +133,7 @@ func (h *Handler) serveGetPayment(w http.ResponseWriter, r *http.Request, c call
 // the transition rules allow it (a fetch is a confirmation), and the
 // answer shows the record's status and refunded total.
 func (h *Handler) reconcile(r *http.Request, name string, pay *providers.Payment, source string) (*providers.Payment, error) {
-	ctx := r.Context()
+	ctx := context.WithoutCancel(r.Context()) // after a provider call: not the client's to cancel
 	rec, err := h.store.GetPayment(ctx, pay.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		rec, err = h.store.PutPayment(ctx, &store.PaymentRecord{

@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"context"
 	"net/http"
 	"regexp"
 	"time"
@@ -106,7 +107,8 @@ func (h *Handler) serveCreatePayout(w http.ResponseWriter, r *http.Request, c ca
 	req.Provider = name
 	req.NotificationURL = h.endpointURL("/notifications/" + name)
 	req.IdempotencyKey = r.Header.Get("Idempotency-Key")
-	po, err := sender.CreatePayout(r.Context(), h.doer, &req)
+	ctx := context.WithoutCancel(r.Context()) // a client that goes away cancels neither the call nor its record
+	po, err := sender.CreatePayout(ctx, h.doer, &req)
 	if err != nil {
 		pe := providers.AsError(err)
 		pe.Reference = req.Reference
@@ -122,7 +124,7 @@ func (h *Handler) serveCreatePayout(w http.ResponseWriter, r *http.Request, c ca
 	}
 	po.CreatedAt = po.CreatedAt.UTC().Truncate(time.Second)
 	po.CreatedBy = c.by
-	if _, err := h.store.PutPayout(r.Context(), &store.PayoutRecord{
+	if _, err := h.store.PutPayout(ctx, &store.PayoutRecord{
 		ID: po.ID, Provider: name, ProviderRef: po.ProviderReference, Reference: po.Reference,
 		Amount: po.Amount, Currency: po.Currency, Status: po.Status, Test: po.Test, CreatedAt: po.CreatedAt, CreatedBy: c.by,
 		History: []store.StatusChange{{Status: po.Status, At: po.CreatedAt, Source: "create", ProviderStatus: po.ProviderStatus}},
@@ -154,7 +156,7 @@ func (h *Handler) serveGetPayout(w http.ResponseWriter, r *http.Request, c call)
 	po.Object, po.Provider, po.ID = "payout", name, c.arg
 	if rec, err := h.store.GetPayout(ctx, c.arg); err == nil {
 		if po.Status != rec.Status {
-			if upd, _, err := h.store.ApplyPayoutStatus(ctx, c.arg, po.Status, store.StatusChange{Status: po.Status, At: h.now().UTC(), Source: "fetch", ProviderStatus: po.ProviderStatus}); err == nil {
+			if upd, _, err := h.store.ApplyPayoutStatus(context.WithoutCancel(ctx), c.arg, po.Status, store.StatusChange{Status: po.Status, At: h.now().UTC(), Source: "fetch", ProviderStatus: po.ProviderStatus}); err == nil {
 				po.Status = upd.Status
 			}
 		}

@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -104,6 +105,10 @@ func (h *Handler) serveCreateRefund(w http.ResponseWriter, r *http.Request, c ca
 		h.logger.Error("reserving refund", zap.String("payment_id", paymentID), zap.Error(err))
 		return writeError(w, providers.Internal("the refund could not be recorded; nothing was sent"))
 	}
+	// From the reservation on, nothing depends on the client's
+	// connection: a client that goes away cancels neither the refund call
+	// nor the release or record after it.
+	ctx = context.WithoutCancel(ctx)
 	ref, err := refunder.Refund(ctx, h.doer, req)
 	if err != nil {
 		pe := providers.AsError(err)
@@ -170,7 +175,7 @@ func (h *Handler) serveGetRefund(w http.ResponseWriter, r *http.Request, c call)
 			if recErr == nil {
 				got.PaymentID = rec.PaymentID
 				if got.Status != rec.Status {
-					if upd, _, err := h.store.ApplyRefundStatus(ctx, c.arg, got.Status, store.StatusChange{Status: got.Status, At: h.now().UTC(), Source: "fetch", ProviderStatus: got.ProviderStatus}); err == nil {
+					if upd, _, err := h.store.ApplyRefundStatus(context.WithoutCancel(ctx), c.arg, got.Status, store.StatusChange{Status: got.Status, At: h.now().UTC(), Source: "fetch", ProviderStatus: got.ProviderStatus}); err == nil {
 						got.Status = upd.Status
 					}
 				}

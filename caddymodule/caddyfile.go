@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -62,6 +63,10 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		retry_schedule <duration>...     # default 5s 5m 30m 2h 5h 10h 10h
 //		forward_timeout <duration>       # default 15s (4s at most while the provider waits)
 //		reconcile_schedule <duration>... # default 1m 5m 15m 1h 6h 24h
+//		reconcile_limit <concurrent> <per_second>  # per provider account; default 4 10
+//
+//		# provider connections
+//		max_idle_conns_per_host <n>      # default 64
 //	}
 //
 // Secrets (api_token and api_key tokens, forward_secret and provider
@@ -233,6 +238,33 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				}
 				*sched = append(*sched, caddy.Duration(dur))
 			}
+		case "reconcile_limit":
+			if err := once(opt); err != nil {
+				return err
+			}
+			var conc, rate string
+			if !d.AllArgs(&conc, &rate) {
+				return d.Errf("reconcile_limit takes the concurrent checks and the calls per second of one provider account: reconcile_limit <concurrent> <per_second> (e.g. reconcile_limit 4 10)")
+			}
+			c, err1 := strconv.Atoi(conc)
+			r, err2 := strconv.Atoi(rate)
+			if err1 != nil || err2 != nil || c < 1 || c > 1000 || r < 1 || r > 10000 {
+				return d.Errf("reconcile_limit: '%s %s' must be whole numbers, 1-1000 concurrent checks and 1-10000 calls per second", conc, rate)
+			}
+			h.ReconcileConcurrency, h.ReconcileRate = c, r
+		case "max_idle_conns_per_host":
+			if err := once(opt); err != nil {
+				return err
+			}
+			var v string
+			if !d.AllArgs(&v) {
+				return d.ArgErr()
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 10000 {
+				return d.Errf("max_idle_conns_per_host: '%s' must be a whole number from 1 to 10000", v)
+			}
+			h.MaxIdleConnsPerHost = n
 		case "storage", "storage_path":
 			if err := once(opt); err != nil {
 				return err

@@ -136,6 +136,21 @@ type Handler struct {
 	// 5m 15m 1h 6h 24h. Needs the outbox.
 	ReconcileSchedule []caddy.Duration `json:"reconcile_schedule,omitempty"`
 
+	// At most this many reconcile checks of one provider account run at
+	// a time, in this instance. Default: 4.
+	ReconcileConcurrency int `json:"reconcile_concurrency,omitempty"`
+
+	// At most this many reconcile calls (status fetches and resend
+	// requests) are made to one provider account per second, in this
+	// instance, evenly spaced; due checks beyond it wait their turn.
+	// Default: 10.
+	ReconcileRate int `json:"reconcile_rate,omitempty"`
+
+	// How many idle keep-alive connections to each provider host are kept
+	// for reuse; size it for the concurrent provider calls the gateway
+	// makes. Default: 64.
+	MaxIdleConnsPerHost int `json:"max_idle_conns_per_host,omitempty"`
+
 	providers   map[string]providers.Provider
 	names       []string
 	tokens      [][]byte
@@ -161,6 +176,10 @@ type Handler struct {
 	fetchLimiter *notifyLimiter
 	// notifications counts notification outcomes by account and result.
 	notifications *prometheus.CounterVec
+	// transport is this gateway's own connection pool to its providers.
+	transport *http.Transport
+	// recon paces the reconciler per provider account (reconcile.go).
+	recon *reconciler
 }
 
 // CaddyModule returns the Caddy module information.
@@ -229,8 +248,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.maxBodySize <= 0 {
 		h.maxBodySize = defaultMaxBody
 	}
+	h.transport = providers.NewTransport(h.MaxIdleConnsPerHost)
 	h.doer = &providers.HTTPDoer{
-		Client:  &http.Client{Timeout: 0, CheckRedirect: noRedirects},
+		Client:  &http.Client{Transport: h.transport, CheckRedirect: noRedirects},
 		Timeout: h.providerTimeout(),
 		Observe: h.observeCall,
 	}
@@ -248,6 +268,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.outboxDepth = new(atomic.Int64)
 	h.fetchLimiter = newNotifyLimiter(h.names, bucketRule{fetchAccountBurst, fetchAccountEvery},
 		bucketRule{fetchRefBurst, fetchRefEvery}, fetchRefMax)
+	h.recon = newReconciler(h.ReconcileConcurrency, h.ReconcileRate)
 	if err := h.registerMetrics(ctx); err != nil {
 		return fmt.Errorf("registering metrics: %w", err)
 	}
@@ -316,14 +337,26 @@ func (h *Handler) Validate() error {
 			return fmt.Errorf("payments: reconcile_schedule entry %d must be a positive duration", i+1)
 		}
 	}
+	if h.ReconcileConcurrency < 0 || h.ReconcileRate < 0 {
+		return fmt.Errorf("payments: reconcile_concurrency and reconcile_rate must be positive (Caddyfile: reconcile_limit <concurrent> <per_second>)")
+	}
+	if h.MaxIdleConnsPerHost < 0 {
+		return fmt.Errorf("payments: max_idle_conns_per_host must be positive")
+	}
 	if h.ForwardPath != "" && !strings.HasPrefix(h.ForwardPath, "/") {
 		return fmt.Errorf("payments: forward_path must start with /")
 	}
 	return nil
 }
 
-// Cleanup releases the state store.
+// Cleanup lets the reconcile checks under way end (the config's context
+// is canceled by now, so their calls are), closes the idle provider
+// connections and releases the state store.
 func (h *Handler) Cleanup() error {
+	h.recon.wait(5 * time.Second)
+	if h.transport != nil {
+		h.transport.CloseIdleConnections()
+	}
 	if h.closeStore != nil {
 		return h.closeStore()
 	}

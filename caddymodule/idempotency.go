@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -86,7 +87,11 @@ func (h *Handler) withIdempotency(w http.ResponseWriter, r *http.Request, canon 
 
 	rw := &recordingWriter{ResponseWriter: w}
 	runErr := run(rw, r)
-	if runErr == nil && rw.status != 0 && !nothingExecuted(rw.status, rw.body.Bytes()) {
+	// The outcome is recorded even when the client went away: neither a
+	// canceled request nor a failed write of the answer (runErr) frees a
+	// key whose request reached the provider.
+	ctx = context.WithoutCancel(ctx)
+	if rw.status != 0 && !nothingExecuted(rw.status, rw.body.Bytes()) {
 		if err := h.store.FinishIdempotent(ctx, storeKey, rw.status, rw.Header().Get("Content-Type"), rw.body.Bytes()); err != nil {
 			h.logger.Error("storing idempotent response", zap.Error(err))
 		}

@@ -3,8 +3,11 @@ package caddymodule
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -26,6 +29,150 @@ var defaultReconcileSchedule = []time.Duration{time.Minute, 5 * time.Minute, 15 
 // stops (GET /payments/{id}, /refunds/{id} and /payouts/{id} still fetch
 // on demand).
 const reconcileGiveUp = 30 * 24 * time.Hour
+
+const (
+	// defaultReconcileConcurrency and defaultReconcileRate are the
+	// defaults of reconcile_limit: per provider account, at most 4 checks
+	// at a time and 10 calls a second, so that a burst of payments
+	// created together does not come back as a burst of fetches.
+	defaultReconcileConcurrency = 4
+	defaultReconcileRate        = 10
+	// reconcileSlotWait is how long a round waits for one of an account's
+	// slots before it postpones the claimed check (its provider is slow
+	// or hanging) rather than hold the other accounts' checks up.
+	reconcileSlotWait = 2 * time.Second
+	// reconcileJitter spreads every check's due time by ±20%, so payments
+	// created together are not all due together again.
+	reconcileJitter = 0.2
+)
+
+// reconciler runs the reconcile checks of one gateway. A round claims due
+// checks one at a time and runs each in a goroutine of its own, holding
+// one of its provider account's slots; every provider call of a check
+// waits for the account's next turn, the turns spaced evenly at the
+// account's rate.
+type reconciler struct {
+	concurrency int
+	every       time.Duration // between two calls to one account
+	running     atomic.Bool   // a round is dispatching
+	wg          sync.WaitGroup
+	mu          sync.Mutex
+	accounts    map[string]*accountPace
+}
+
+// accountPace is one provider account's share of the reconciler.
+type accountPace struct {
+	slots chan struct{}
+	mu    sync.Mutex
+	next  time.Time // when the next call may start
+	// later is the latest due time given to a postponed check, so that
+	// postponed checks are spread out instead of all due again at once.
+	later time.Time
+}
+
+func newReconciler(concurrency, perSecond int) *reconciler {
+	if concurrency <= 0 {
+		concurrency = defaultReconcileConcurrency
+	}
+	if perSecond <= 0 {
+		perSecond = defaultReconcileRate
+	}
+	return &reconciler{concurrency: concurrency, every: time.Second / time.Duration(perSecond),
+		accounts: map[string]*accountPace{}}
+}
+
+func (rc *reconciler) account(name string) *accountPace {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	a := rc.accounts[name]
+	if a == nil {
+		a = &accountPace{slots: make(chan struct{}, rc.concurrency)}
+		rc.accounts[name] = a
+	}
+	return a
+}
+
+// acquire takes one of the account's slots, waiting up to wait.
+func (a *accountPace) acquire(ctx context.Context, wait time.Duration) bool {
+	select {
+	case a.slots <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case a.slots <- struct{}{}:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return false
+}
+
+func (a *accountPace) release() { <-a.slots }
+
+// postponed is the due time of a check put back because the account's
+// slots stayed busy: after the slot wait, spaced by what the account
+// managed meanwhile (at most one check per slot per slot wait).
+func (rc *reconciler) postponed(a *accountPace, now time.Time) time.Time {
+	step := max(rc.every, reconcileSlotWait/time.Duration(rc.concurrency))
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.later = latest(a.later, now.Add(reconcileSlotWait)).Add(step)
+	return a.later
+}
+
+// pace waits for the account's next turn to call its provider; nil
+// without a reconciler (checks run by hand in tests), and ctx's error if
+// it ends first.
+func (rc *reconciler) pace(ctx context.Context, name string) error {
+	if rc == nil {
+		return nil
+	}
+	a := rc.account(name)
+	a.mu.Lock()
+	now := time.Now()
+	at := latest(now, a.next)
+	a.next = at.Add(rc.every)
+	a.mu.Unlock()
+	if at.Equal(now) {
+		return ctx.Err()
+	}
+	t := time.NewTimer(at.Sub(now))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// wait lets the round and the checks under way end, for up to d.
+func (rc *reconciler) wait(d time.Duration) {
+	if rc == nil {
+		return
+	}
+	done := make(chan struct{})
+	go func() { rc.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+	}
+}
+
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// jittered spreads a delay by ±reconcileJitter.
+func jittered(d time.Duration) time.Duration {
+	return d + time.Duration((rand.Float64()*2-1)*reconcileJitter*float64(d))
+}
 
 // scheduleReconcile queues a re-fetch of a payment that is not final.
 func (h *Handler) scheduleReconcile(r *http.Request, name string, pay *providers.Payment) {
@@ -77,7 +224,9 @@ func payoutFinal(s string) bool {
 // scheduleCheck queues a re-fetch of the object with canonical id (its
 // prefix names the kind), with what the event of a change needs to reach
 // the shop: this Caddy server, the request's host and the notification
-// path under the same prefix as the canonical API's routes.
+// path under the same prefix as the canonical API's routes. It follows a
+// provider call, so it does not depend on the client's connection: a
+// client that went away does not cancel it.
 func (h *Handler) scheduleCheck(r *http.Request, name, id string) {
 	rq, ok := h.store.(store.ReconcileQueue)
 	if !ok {
@@ -95,9 +244,9 @@ func (h *Handler) scheduleCheck(r *http.Request, name, id string) {
 	c := &store.ReconcileCheck{
 		ID: id, Provider: name, Server: server, Host: r.Host,
 		Path:   routePrefix(path) + "/notifications/" + name,
-		NextAt: now.Add(h.reconcileDelay(0)), Created: now,
+		NextAt: now.Add(jittered(h.reconcileDelay(0))), Created: now,
 	}
-	if err := rq.ScheduleCheck(r.Context(), c); err != nil {
+	if err := rq.ScheduleCheck(context.WithoutCancel(r.Context()), c); err != nil {
 		h.logger.Error("scheduling the reconcile check", zap.String("id", id), zap.Error(err))
 	}
 }
@@ -117,17 +266,59 @@ func (h *Handler) reconcileDelay(n int) time.Duration {
 	return sched[n]
 }
 
-// reconcileDue makes one round of checks.
+// reconcileDue starts a round of checks, unless the last one is still
+// dispatching. The round runs on its own, so checks waiting for their
+// account's turn do not hold up the outbox.
 func (h *Handler) reconcileDue(ctx context.Context) {
 	rq, ok := h.store.(store.ReconcileQueue)
 	if !ok {
 		return
 	}
+	if h.recon == nil {
+		h.recon = newReconciler(h.ReconcileConcurrency, h.ReconcileRate)
+	}
+	rc := h.recon
+	if !rc.running.CompareAndSwap(false, true) {
+		return
+	}
+	rc.wg.Add(1)
+	go func() {
+		defer rc.wg.Done()
+		defer rc.running.Store(false)
+		h.reconcileRound(ctx, rq, rc)
+	}()
+}
+
+// reconcileRound claims due checks one at a time and starts each once its
+// account has a free slot. A check whose account stays busy is put back,
+// due a little later, and so is every later one of that account in the
+// round.
+func (h *Handler) reconcileRound(ctx context.Context, rq store.ReconcileQueue, rc *reconciler) {
+	busy := map[string]bool{}
 	eachDue(ctx, h, "reconcile queue",
 		func(now time.Time) ([]*store.ReconcileCheck, error) {
 			return rq.ClaimDueChecks(ctx, now, 1, h.reconcileLease())
 		},
-		func(c *store.ReconcileCheck) { h.reconcileOne(ctx, rq, c) })
+		func(c *store.ReconcileCheck) {
+			a := rc.account(c.Provider)
+			if busy[c.Provider] || !a.acquire(ctx, reconcileSlotWait) {
+				busy[c.Provider] = true
+				if ctx.Err() != nil {
+					return // the lease runs out and the check is taken up again
+				}
+				c.NextAt = rc.postponed(a, h.now().UTC())
+				if err := rq.ScheduleCheck(ctx, c); err != nil && ctx.Err() == nil {
+					h.logger.Error("postponing the reconcile check", zap.String("id", c.ID), zap.Error(err))
+				}
+				return
+			}
+			rc.wg.Add(1)
+			go func() {
+				defer rc.wg.Done()
+				defer a.release()
+				h.reconcileOne(ctx, rq, c)
+			}()
+		})
 }
 
 // checkRun is one run of a reconcile check: it ends the check or puts it
@@ -156,7 +347,7 @@ func (k checkRun) again() {
 		return
 	}
 	c.Attempts++
-	c.NextAt = h.now().UTC().Add(h.reconcileDelay(c.Attempts))
+	c.NextAt = h.now().UTC().Add(jittered(h.reconcileDelay(c.Attempts)))
 	if err := k.rq.ScheduleCheck(k.ctx, c); err != nil && k.ctx.Err() == nil {
 		h.logger.Error("rescheduling the reconcile check", zap.String("id", c.ID), zap.Error(err))
 	}
@@ -200,6 +391,9 @@ func (h *Handler) reconcilePayment(k checkRun) {
 		k.done("already final")
 		return
 	}
+	if h.recon.pace(ctx, name) != nil {
+		return // ended with the config: the lease runs out and the check is taken up again
+	}
 	pay, err := p.GetPayment(ctx, h.doer, ref)
 	if err != nil {
 		pe := providers.AsError(err)
@@ -226,6 +420,9 @@ func (h *Handler) reconcilePayment(k checkRun) {
 		return
 	}
 	if rs, ok := p.(providers.Resender); ok && upd.Status == providers.StatusProcessing && c.Attempts > 0 {
+		if err := h.recon.pace(ctx, name); err != nil {
+			return
+		}
 		if err := rs.ResendNotification(ctx, h.doer, ref); err != nil {
 			h.logger.Info("payment still processing; asking the provider to resend its notification failed; will retry",
 				zap.String("payment_id", c.ID), zap.String("code", providers.AsError(err).Code))
@@ -263,6 +460,9 @@ func (h *Handler) reconcileRefund(k checkRun) {
 	}
 	if refundFinal(rec.Status) {
 		k.done("already final")
+		return
+	}
+	if h.recon.pace(ctx, name) != nil {
 		return
 	}
 	got, err := refunder.GetRefund(ctx, h.doer, ref)
@@ -323,6 +523,9 @@ func (h *Handler) reconcilePayout(k checkRun) {
 	}
 	if payoutFinal(rec.Status) {
 		k.done("already final")
+		return
+	}
+	if h.recon.pace(ctx, name) != nil {
 		return
 	}
 	got, err := sender.GetPayout(ctx, h.doer, ref)
