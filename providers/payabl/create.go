@@ -20,12 +20,15 @@ func (p *Provider) ValidatePayment(req *providers.CreatePayment) error {
 // payment_preauthorize parameters.
 func (p *Provider) preauthParams(req *providers.CreatePayment) (url.Values, error) {
 	if c := req.Customer.Country; c != "" && providers.ValidCountry(c) {
-		if countries := p.Capabilities().Countries; !contains(countries, c) {
+		if countries := p.accountCountries(); !contains(countries, c) {
 			return nil, providers.Invalid("customer.country", "customer.country %s is not a customer country this payabl account accepts (%s)", c, strings.Join(countries, ", "))
 		}
 	}
 	return buildPreauth(req, p.PaymentMethod)
 }
+
+// preauthFields is how many parameters buildPreauth sets at most.
+const preauthFields = 21
 
 // buildPreauth maps a canonical create-payment request to the
 // payment_preauthorize parameters (reference §3.1), without merchantid and
@@ -44,10 +47,15 @@ func (p *Provider) preauthParams(req *providers.CreatePayment) (url.Values, erro
 // are not sent.
 func buildPreauth(req *providers.CreatePayment, paymentMethod string) (url.Values, error) {
 	c := req.Customer
-	v := url.Values{}
+	// At most preauthFields parameters are set (plus merchantid and
+	// signature later); their one-element value slices share one array.
+	v := make(url.Values, preauthFields+2)
+	vals := make([]string, 0, preauthFields)
 	set := func(name, value string) {
 		if value != "" {
-			v.Set(name, value)
+			vals = append(vals, value)
+			n := len(vals)
+			v[name] = vals[n-1 : n : n] // as v.Set(name, value), capacity 1
 		}
 	}
 	if req.Reference == "" {

@@ -317,6 +317,16 @@ var limits = map[string]int{
 	"failure_url":                  255,
 }
 
+// accountCountries is Capabilities().Countries without building the
+// rest: the account's countries override, else payabl's customer
+// countries. The slice is shared: callers only read it.
+func (p *Provider) accountCountries() []string {
+	if p.Overrides.Countries != nil {
+		return p.Overrides.Countries
+	}
+	return customerCountries
+}
+
 // Capabilities implements providers.Provider.
 func (p *Provider) Capabilities() providers.Capabilities {
 	l := make(map[string]int, len(limits))

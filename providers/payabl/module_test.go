@@ -142,3 +142,19 @@ func TestCapabilities(t *testing.T) {
 		t.Fatal("limits shared")
 	}
 }
+
+// accountCountries (what a create checks customer.country against) is the
+// Countries that Capabilities announces, with and without an override.
+func TestAccountCountriesMatchCapabilities(t *testing.T) {
+	p := testProvider(t, "https://sandbox.payabl.com/pay/backoffice")
+	if got, want := strings.Join(p.accountCountries(), ","), strings.Join(p.Capabilities().Countries, ","); got != want {
+		t.Fatalf("accountCountries = %s, Capabilities().Countries = %s", got, want)
+	}
+	p.Overrides.Countries = []string{"SE", "FI"}
+	if got, want := strings.Join(p.accountCountries(), ","), strings.Join(p.Capabilities().Countries, ","); got != "SE,FI" || got != want {
+		t.Fatalf("with an override: accountCountries = %s, Capabilities().Countries = %s", got, want)
+	}
+	req := productExample()
+	req.Customer.Country = "DE"
+	canonical(t, p.ValidatePayment(req), providers.TypeInvalidRequest, "customer.country")
+}

@@ -21,11 +21,19 @@ var signedFields = []string{"transactionid", "type", "errorcode", "timestamp"}
 // notificationSecurity computes the SHA-256 security of a notification:
 // lowercase hex of SHA-256(transactionid+type+errorcode+timestamp+secret).
 func notificationSecurity(transactionID, typ, errorCode, timestamp, secret string) string {
+	sum := securityDigest(transactionID, typ, errorCode, timestamp, secret)
+	return hex.EncodeToString(sum[:])
+}
+
+// securityDigest is the SHA-256 digest whose hex is notificationSecurity.
+func securityDigest(transactionID, typ, errorCode, timestamp, secret string) [sha256.Size]byte {
 	h := sha256.New()
 	for _, s := range []string{transactionID, typ, errorCode, timestamp, secret} {
 		h.Write([]byte(s))
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum
 }
 
 // maskedFields are bank account fields that are masked to the last four
@@ -121,7 +129,10 @@ func (p *Provider) VerifyNotification(n *providers.IncomingNotification) (*provi
 	}
 	// A signed field given twice could be read differently by the
 	// verifier and by the code that acts on it: refuse.
-	for _, k := range append([]string{"security"}, signedFields...) {
+	if len(form["security"]) > 1 {
+		return nil, unauthenticated("security is repeated")
+	}
+	for _, k := range signedFields {
 		if len(form[k]) > 1 {
 			return nil, unauthenticated(k + " is repeated")
 		}
@@ -155,10 +166,16 @@ func (p *Provider) VerifyNotification(n *providers.IncomingNotification) (*provi
 	if err := checkSigned(txid, typ, code, ts); err != nil {
 		return nil, err
 	}
+	// security is 64 hex digits (checked above): its bytes equal a digest
+	// exactly when its lowercase hex equals notificationSecurity.
+	got, err := hex.DecodeString(security)
+	if err != nil || len(got) != sha256.Size {
+		return nil, unauthenticated("security is not a SHA-256 hex digest")
+	}
 	match := 0
 	for _, secret := range p.secrets {
-		want := notificationSecurity(txid, typ, code, ts, secret)
-		match |= subtle.ConstantTimeCompare([]byte(want), []byte(security))
+		want := securityDigest(txid, typ, code, ts, secret)
+		match |= subtle.ConstantTimeCompare(want[:], got)
 	}
 	if match != 1 {
 		return nil, unauthenticated("security does not match")
@@ -295,22 +312,26 @@ func mapPayment(out *providers.Notification, code int, form url.Values) {
 func providerEvent(form url.Values) map[string]any {
 	ev := make(map[string]any, len(form))
 	for k, vs := range form {
-		if secretFields[strings.ToLower(k)] {
+		lk := strings.ToLower(k)
+		if secretFields[lk] {
+			continue
+		}
+		clean := func(v string) string {
+			v = fromLatin1(v)
+			if maskedFields[lk] {
+				v = providers.MaskAccount(v)
+			}
+			return v
+		}
+		if len(vs) == 1 {
+			ev[k] = clean(vs[0])
 			continue
 		}
 		out := make([]string, len(vs))
 		for i, v := range vs {
-			v = fromLatin1(v)
-			if maskedFields[strings.ToLower(k)] {
-				v = providers.MaskAccount(v)
-			}
-			out[i] = v
+			out[i] = clean(v)
 		}
-		if len(out) == 1 {
-			ev[k] = out[0]
-		} else {
-			ev[k] = out
-		}
+		ev[k] = out
 	}
 	return ev
 }

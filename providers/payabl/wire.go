@@ -73,29 +73,65 @@ func sortedKeys(params url.Values) []string {
 // and be Latin-1 (the builders guarantee both); empty values contribute
 // nothing either way, so they are simply not sent.
 func signature(params url.Values, secret string) string {
-	h := sha1.New()
-	for _, k := range sortedKeys(params) {
+	return signSorted(params, sortedKeys(params), secret)
+}
+
+// signSorted is signature with the parameter names already sorted. The
+// signed bytes are collected in one buffer (a value that is not Latin-1
+// contributes nothing; a secret that is not is used as it is).
+func signSorted(params url.Values, keys []string, secret string) string {
+	n := len(secret)
+	for _, k := range keys {
+		n += len(params.Get(k))
+	}
+	buf := make([]byte, 0, n)
+	for _, k := range keys {
 		if k == "signature" {
 			continue
 		}
-		b, _ := toLatin1(params.Get(k))
-		h.Write(b)
+		if b, ok := appendLatin1(buf, params.Get(k)); ok {
+			buf = b
+		}
 	}
-	s, _ := toLatin1(secret)
-	if s == nil {
-		s = []byte(secret)
+	if b, ok := appendLatin1(buf, secret); ok {
+		buf = b
+	} else {
+		buf = append(buf, secret...)
 	}
-	h.Write(s)
-	return hex.EncodeToString(h.Sum(nil))
+	sum := sha1.Sum(buf)
+	return hex.EncodeToString(sum[:])
+}
+
+// appendLatin1 appends the ISO-8859-1 bytes of s to dst (toLatin1 without
+// an allocation of its own). ok is false, and dst is returned unchanged,
+// when s holds a rune above U+00FF or invalid UTF-8.
+func appendLatin1(dst []byte, s string) ([]byte, bool) {
+	n := len(dst)
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if (r == utf8.RuneError && size == 1) || r > 0xFF {
+			return dst[:n], false
+		}
+		dst = append(dst, byte(r))
+		i += size
+	}
+	return dst, true
 }
 
 // encodeBody signs params and renders the form body exactly as sent:
 // names in byte-wise order, "signature" last, each value percent-encoded
 // from its Latin-1 bytes (so "ö" goes out as %F6, not %C3%B6).
 func encodeBody(params url.Values, secret string) string {
-	sig := signature(params, secret)
+	keys := sortedKeys(params)
+	sig := signSorted(params, keys, secret)
+	size := len("&signature=") + len(sig)
+	for _, k := range keys {
+		// Room for the common case; escaping may need more.
+		size += len(k) + len(params.Get(k)) + 2
+	}
 	var sb strings.Builder
-	for _, k := range sortedKeys(params) {
+	sb.Grow(size + size/4)
+	for _, k := range keys {
 		if k == "signature" {
 			continue
 		}
@@ -105,16 +141,39 @@ func encodeBody(params url.Values, secret string) string {
 	return sb.String()
 }
 
+// writePair writes k=v: the name query-escaped, the value query-escaped
+// from its Latin-1 bytes (written empty when it is not Latin-1).
 func writePair(sb *strings.Builder, k, v string) {
 	if sb.Len() > 0 {
 		sb.WriteByte('&')
 	}
 	sb.WriteString(url.QueryEscape(k))
 	sb.WriteByte('=')
-	b, _ := toLatin1(v)
-	// QueryEscape works byte by byte, so escaping the Latin-1 bytes
-	// yields one %XX per character above 0x7F.
-	sb.WriteString(url.QueryEscape(string(b)))
+	writeQueryLatin1(sb, v)
+}
+
+// writeQueryLatin1 writes url.QueryEscape of the Latin-1 bytes of s (one
+// %XX per character above 0x7F), without building them first; nothing
+// when s is not Latin-1 (as toLatin1 gives no bytes then).
+func writeQueryLatin1(sb *strings.Builder, s string) {
+	if !isLatin1(s) {
+		return
+	}
+	const upperhex = "0123456789ABCDEF"
+	for _, r := range s {
+		c := byte(r) // r <= 0xFF: checked above
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
+			c == '-', c == '_', c == '.', c == '~':
+			sb.WriteByte(c)
+		case c == ' ':
+			sb.WriteByte('+')
+		default:
+			sb.WriteByte('%')
+			sb.WriteByte(upperhex[c>>4])
+			sb.WriteByte(upperhex[c&15])
+		}
+	}
 }
 
 // compact drops empty values: payabl treats an absent and an empty

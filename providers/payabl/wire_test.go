@@ -106,3 +106,28 @@ func TestToLatin1(t *testing.T) {
 		t.Errorf("fromLatin1 re-decoded UTF-8: %q", got)
 	}
 }
+
+// The allocation-free writers (writeQueryLatin1, appendLatin1) are exactly
+// url.QueryEscape of toLatin1, and toLatin1: every Latin-1 character, a
+// mix, and values that are not Latin-1 (written empty, signed as nothing).
+func TestLatin1WritersMatchQueryEscape(t *testing.T) {
+	cases := []string{"", "plain", "a b+c&d=e/f:g;h?i@j$k,l", "-_.~*'()!", "Åsa Lindström ÿ", "\x00\x1f\x7f", "Łukasz", "€", "\xff\xfe", "ok\xc3"}
+	var all strings.Builder
+	for r := rune(0); r <= 0xFF; r++ {
+		all.WriteRune(r)
+		cases = append(cases, string(r))
+	}
+	cases = append(cases, all.String())
+	for _, s := range cases {
+		b, ok := toLatin1(s)
+		var sb strings.Builder
+		writeQueryLatin1(&sb, s)
+		if want := url.QueryEscape(string(b)); sb.String() != want {
+			t.Errorf("writeQueryLatin1(%q) = %q, want %q", s, sb.String(), want)
+		}
+		got, ok2 := appendLatin1([]byte("x"), s)
+		if ok2 != ok || (ok && string(got) != "x"+string(b)) || (!ok && string(got) != "x") {
+			t.Errorf("appendLatin1(%q) = %q, %v; toLatin1 = %q, %v", s, got, ok2, b, ok)
+		}
+	}
+}

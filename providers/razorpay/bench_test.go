@@ -1,0 +1,169 @@
+//go:build unix
+
+package razorpay
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddy-payments/caddy-payments/providers"
+)
+
+// Benchmarks of the provider transforms (issue 11, item 6; target: each
+// ≤ 10 µs and ≤ 40 allocations per operation):
+//
+//	go test -run '^$' -bench . -benchtime 2000x ./providers/razorpay/
+//
+// Everything runs in memory: the Doer below answers without a network.
+
+// benchProvider is testProvider for benchmarks (two webhook secrets, as
+// during a rotation: both are always checked).
+func benchProvider(b *testing.B) *Provider {
+	b.Helper()
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	b.Cleanup(cancel)
+	p := &Provider{KeyID: testKeyID, KeySecret: testKeySecret, WebhookSecrets: []string{testWebhook, testWebhookV0}, AccountID: "acc_BFQ7uQEaa7j2z7", Endpoint: "https://api.razorpay.com"}
+	if err := p.Provision(ctx); err != nil {
+		b.Fatalf("Provision: %v", err)
+	}
+	if err := p.Validate(); err != nil {
+		b.Fatalf("Validate: %v", err)
+	}
+	return p
+}
+
+func benchFixture(b *testing.B, name string) []byte {
+	b.Helper()
+	body, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return body
+}
+
+// benchDoer answers every request with one fixed reply, in memory.
+type benchDoer struct{ reply providers.Reply }
+
+func (d *benchDoer) Do(_ context.Context, req *http.Request) (*providers.Reply, error) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
+	r := d.reply
+	return &r, nil
+}
+
+// BenchmarkCreateRequest is what CreatePayment sends: the order body of
+// PRODUCT.md's example, JSON-encoded, with HTTP Basic authentication
+// (newRequest, as call builds it).
+func BenchmarkCreateRequest(b *testing.B) {
+	p := benchProvider(b)
+	req := productExample()
+	ctx := context.Background()
+	build := func() *http.Request {
+		r, err := p.newRequest(ctx, request{method: http.MethodPost, path: "/v1/orders", body: buildOrder(req), fields: createFields})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return r
+	}
+	got, err := io.ReadAll(build().Body)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if want := bytes.TrimRight(benchFixture(b, "order_request.golden.json"), "\n"); !bytes.Equal(got, want) {
+		b.Fatalf("order body = %s\nwant %s", got, want)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	stop := cpuPerOp(b)
+	for i := 0; i < b.N; i++ {
+		build()
+	}
+	stop()
+}
+
+// BenchmarkCreatePayment is the whole CreatePayment: the order request
+// (BenchmarkCreateRequest), then the golden order reply read into the
+// canonical payment with its launch data. Razorpay has no separate reply
+// function: the reply's share is this minus BenchmarkCreateRequest.
+func BenchmarkCreatePayment(b *testing.B) {
+	p := benchProvider(b)
+	req := productExample()
+	do := &benchDoer{reply: providers.Reply{StatusCode: http.StatusOK,
+		Header: http.Header{"Content-Type": {"application/json"}}, Body: benchFixture(b, "replies/order_created.json")}}
+	ctx := context.Background()
+	pay, err := p.CreatePayment(ctx, do, req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if pay.Status != providers.StatusRequiresAction || pay.ProviderReference != "order_RB58MiP5SPFYyM" || pay.LaunchData == "" {
+		b.Fatalf("payment = %+v", pay)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	stop := cpuPerOp(b)
+	for i := 0; i < b.N; i++ {
+		if _, err := p.CreatePayment(ctx, do, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+	stop()
+}
+
+// BenchmarkVerifyNotification verifies (HMAC-SHA256 under each of two
+// webhook secrets) and normalises the documented payment.captured webhook.
+func BenchmarkVerifyNotification(b *testing.B) {
+	p := benchProvider(b)
+	body := benchFixture(b, "webhooks/payment_captured.json")
+	in := &providers.IncomingNotification{Method: http.MethodPost, Body: body, Header: http.Header{
+		"Content-Type":         {"application/json"},
+		"X-Razorpay-Signature": {sign(body, testWebhook)},
+		"X-Razorpay-Event-Id":  {"EvtBench0000001"},
+	}}
+	n, err := p.VerifyNotification(in)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if n.EventType != "payment.succeeded" || n.ProviderRef == "" || n.EventKey == "" {
+		b.Fatalf("notification = %+v", n)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	b.ResetTimer()
+	stop := cpuPerOp(b)
+	for i := 0; i < b.N; i++ {
+		if _, err := p.VerifyNotification(in); err != nil {
+			b.Fatal(err)
+		}
+	}
+	stop()
+}
+
+// cpuPerOp starts measuring the process's CPU time (user and system, all
+// threads, so the garbage collector's share is counted) and returns a
+// function that reports it per operation as "cpu-ns/op". On a shared
+// machine ns/op is wall time and includes waiting for a core; cpu-ns/op
+// does not. Call it after ResetTimer and the returned function after the
+// loop.
+func cpuPerOp(b *testing.B) func() {
+	start := processCPU()
+	return func() {
+		b.ReportMetric(float64(processCPU()-start)/float64(b.N), "cpu-ns/op")
+	}
+}
+
+func processCPU() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
