@@ -75,7 +75,10 @@ func (h *Handler) serveNotification(w http.ResponseWriter, r *http.Request, c ca
 		}
 	}
 
-	ev, err := h.buildEvent(r.Context(), name, p, n, plan)
+	// From the fetch on, nothing depends on the provider's connection: a
+	// provider that hangs up does not leave a fetched status unrecorded.
+	work := context.WithoutCancel(r.Context())
+	ev, err := h.buildEvent(work, name, p, n, plan)
 	if err != nil {
 		// Not acknowledged: the provider will send it again. The caller
 		// may be anyone (an unverifiable notification is anonymous), so
@@ -93,12 +96,12 @@ func (h *Handler) serveNotification(w http.ResponseWriter, r *http.Request, c ca
 	if ev == nil {
 		return p.Acknowledge(w)
 	}
-	if done, _ := h.store.Delivered(r.Context(), ev.ID); done {
+	if done, _ := h.store.Delivered(work, ev.ID); done {
 		h.logger.Info("notification already delivered; acknowledged again", zap.String("provider", name), zap.String("event_id", ev.ID))
 		return p.Acknowledge(w)
 	}
 	if ev.announce != "" {
-		if done, _ := h.store.Delivered(r.Context(), ev.announce); done {
+		if done, _ := h.store.Delivered(work, ev.announce); done {
 			h.logger.Info("status already announced to the shop by another notification; acknowledged, not forwarded",
 				zap.String("provider", name), zap.String("event_id", ev.ID), zap.String("event_type", ev.Type))
 			return p.Acknowledge(w)
@@ -109,7 +112,7 @@ func (h *Handler) serveNotification(w http.ResponseWriter, r *http.Request, c ca
 	if err != nil {
 		return writeError(w, providers.Internal("the event could not be encoded"))
 	}
-	ctx := r.Context()
+	ctx := work
 	if !h.DisableOutbox {
 		// Durable first: once stored, the event survives a shop outage, a
 		// reload or a crash, and the provider may be acknowledged. The
