@@ -12,12 +12,15 @@ import (
 )
 
 // The demo api_token and forward_secret of Caddyfile.example are accepted
-// only while every provider account points at a loopback endpoint.
+// only while every provider account is a demo account: loopback endpoint
+// and the sandbox's published secrets (see also demo_review_test.go).
 func TestDemoTokenAndForwardSecretOnlyOnLoopback(t *testing.T) {
 	const (
 		ownToken  = "0123456789abcdef0"
 		payablOn  = `"pb":{"provider":"payabl","merchant_id":"m1","secret":"own-payabl-secret","endpoint":"%s"}`
 		razorpay  = `"rz":{"provider":"razorpay","key_id":"rzp_test_abc","key_secret":"own-key-secret","webhook_secrets":["own-hook-secret"]%s}`
+		demoPB    = `"pb":{"provider":"payabl","merchant_id":"m1","secret":"b185","endpoint":"http://127.0.0.1:8080/sandbox/payabl/pay/backoffice"}`
+		demoRZ    = `"rz":{"provider":"razorpay","key_id":"rzp_test_abc","key_secret":"sandbox_key_secret","webhook_secrets":["sandbox_webhook_secret"],"endpoint":"http://localhost:8080/sandbox/razorpay"}`
 		loopPB    = "http://127.0.0.1:8080/sandbox/payabl/pay/backoffice"
 		publicPB  = "https://psp.example/pay/backoffice"
 		loopRZ    = `,"endpoint":"http://localhost:8080/sandbox/razorpay"`
@@ -32,8 +35,8 @@ func TestDemoTokenAndForwardSecretOnlyOnLoopback(t *testing.T) {
 	demoTok, demoFwd := providers.DemoAPIToken, providers.DemoForwardSecret
 
 	for name, c := range map[string]string{
-		"demo values, every account on loopback": cfg(demoTok, demoFwd, pb(loopPB), rz(loopRZ)),
-		"own values, public accounts":            cfg(ownToken, specSecret, pb(publicPB), rz(defaultRZ)),
+		"demo values, every account a demo account": cfg(demoTok, demoFwd, demoPB, demoRZ),
+		"own values, public accounts":               cfg(ownToken, specSecret, pb(publicPB), rz(defaultRZ)),
 	} {
 		if err := provisionJSON(t, c); err != nil {
 			t.Errorf("%s: refused: %v", name, err)
@@ -42,8 +45,9 @@ func TestDemoTokenAndForwardSecretOnlyOnLoopback(t *testing.T) {
 	for name, c := range map[string]struct{ cfg, field, provider string }{
 		"demo token, public payabl":          {cfg(demoTok, specSecret, pb(publicPB)), "api_token", "pb"},
 		"demo forward secret, public payabl": {cfg(ownToken, demoFwd, pb(publicPB)), "forward_secret", "pb"},
-		"demo token, razorpay default host":  {cfg(demoTok, specSecret, pb(loopPB), rz(defaultRZ)), "api_token", "rz"},
-		"both, one account public":           {cfg(demoTok, demoFwd, pb(publicPB), rz(loopRZ)), "api_token, forward_secret", "pb"},
+		"demo token, razorpay default host":  {cfg(demoTok, specSecret, demoPB, rz(defaultRZ)), "api_token", "rz"},
+		"both, one account public":           {cfg(demoTok, demoFwd, pb(publicPB), demoRZ), "api_token, forward_secret", "pb"},
+		"both, own secrets on loopback":      {cfg(demoTok, demoFwd, pb(loopPB), rz(loopRZ)), "api_token, forward_secret", "pb"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := provisionJSON(t, c.cfg)

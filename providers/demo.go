@@ -116,9 +116,41 @@ func CheckDemoSecret(field, value, endpoint string) error {
 }
 
 // Endpointer is implemented by provider modules that call one API base
-// URL. After Provision, APIEndpoint returns that URL, defaults applied. The
-// host uses it to accept its own demo api_token and forward_secret only
-// while every account points at a loopback endpoint.
+// URL. After Provision, APIEndpoint returns that URL, defaults applied.
 type Endpointer interface {
 	APIEndpoint() string
+}
+
+// DemoAccounter is implemented by provider modules that can tell whether
+// an account is a demo account. The host accepts its own demo api_token
+// and forward_secret only while every account is one (a loopback endpoint
+// alone is not enough: a real account may be reached through a local
+// egress proxy or sidecar on 127.0.0.1). A module that does not implement
+// it counts as not a demo account.
+type DemoAccounter interface {
+	// DemoAccount reports, after Provision, whether the account is a demo
+	// account: see IsDemoAccount.
+	DemoAccount() bool
+}
+
+// IsDemoAccount reports whether an account with API base URL endpoint and
+// the given secrets and keys is a demo account: the endpoint is loopback
+// (IsLoopbackEndpoint), at least one secret is given, and every non-empty
+// one is a published demo value (IsDemoValue). One real secret makes the
+// account real, wherever its endpoint points.
+func IsDemoAccount(endpoint string, secrets ...string) bool {
+	if !IsLoopbackEndpoint(endpoint) {
+		return false
+	}
+	n := 0
+	for _, s := range secrets {
+		if s == "" {
+			continue
+		}
+		if !IsDemoValue(s) {
+			return false
+		}
+		n++
+	}
+	return n > 0
 }

@@ -137,7 +137,7 @@ func TestPayablCFTFields(t *testing.T) {
 func TestPayablCFTByReference(t *testing.T) {
 	rc := newReceiver(t)
 	srv, _ := defaultSandbox(t)
-	id := createPayment(t, srv, "19.99", rc.srv.URL).Get("transactionid")
+	id := createPayment(t, srv, "19.99", rc.srv.URL+"/notifications/test").Get("transactionid")
 	byRef := func(ref string) map[string]string {
 		return signed(map[string]string{"merchantid": "gateway_test", "amount": "50.00", "currency": "EUR",
 			"payment_method": "116", "transactionid": ref}, testSecret)

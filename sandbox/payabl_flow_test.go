@@ -47,7 +47,7 @@ func TestPayablApproveFlow(t *testing.T) {
 	rc := newReceiver(t)
 	srv, _ := defaultSandbox(t)
 
-	reply := createPayment(t, srv, "19.99", rc.srv.URL+"/payabl/notify")
+	reply := createPayment(t, srv, "19.99", rc.srv.URL+"/notifications/payabl")
 	id := reply.Get("transactionid")
 	if !regexp.MustCompile(`^[1-9][0-9]{8}$`).MatchString(id) || reply.Get("transid") != id {
 		t.Fatalf("transactionid %q / transid %q", id, reply.Get("transid"))
@@ -141,7 +141,7 @@ func TestPayablDecline(t *testing.T) {
 	srv, _ := defaultSandbox(t)
 
 	// Scripted decline through the sandbox-only endpoint.
-	id := createPayment(t, srv, "25.00", rc.srv.URL).Get("transactionid")
+	id := createPayment(t, srv, "25.00", rc.srv.URL+"/notifications/test").Get("transactionid")
 	status, body := postRaw(t, srv.URL+"/sandbox/payabl/_sandbox/payments/"+id+"/decline", "")
 	if status != http.StatusOK {
 		t.Fatalf("decline: HTTP %d %s", status, body)
@@ -164,7 +164,7 @@ func TestPayablDecline(t *testing.T) {
 	}
 
 	// Decline button without url_failed falls back to url_return.
-	params := preauthParams("25.00", rc.srv.URL)
+	params := preauthParams("25.00", rc.srv.URL+"/notifications/test")
 	delete(params, "url_failed")
 	delete(params, "url_success")
 	params["url_return"] = "https://shop.example/back"
@@ -202,7 +202,7 @@ func approveAndWait(t *testing.T, srv string, rc *receiver, id string) {
 func TestPayablRefund(t *testing.T) {
 	rc := newReceiver(t)
 	srv, _ := defaultSandbox(t)
-	id := createPayment(t, srv, "19.99", rc.srv.URL).Get("transactionid")
+	id := createPayment(t, srv, "19.99", rc.srv.URL+"/notifications/test").Get("transactionid")
 
 	refund := func(txn, amount, currency string) url.Values {
 		return call(t, srv, "payment_refund", signed(map[string]string{
@@ -372,7 +372,7 @@ func TestPayablLatin1(t *testing.T) {
 func TestPayablDiagnose(t *testing.T) {
 	rc := newReceiver(t)
 	srv, _ := defaultSandbox(t)
-	id := createPayment(t, srv, "19.99", rc.srv.URL).Get("transactionid")
+	id := createPayment(t, srv, "19.99", rc.srv.URL+"/notifications/test").Get("transactionid")
 
 	d := diagnose(t, srv, map[string]string{"type": "tx", "transactionid": id})
 	if d.Process.Status != "0" || d.Process.ErrorMessage != "" || len(d.Transactions) != 1 {
@@ -391,7 +391,7 @@ func TestPayablDiagnose(t *testing.T) {
 	}
 
 	// A second payment with the same orderid: both are found.
-	createPayment(t, srv, "5.00", rc.srv.URL)
+	createPayment(t, srv, "5.00", rc.srv.URL+"/notifications/test")
 	today := time.Now().UTC().Format("02.01.2006")
 	d = diagnose(t, srv, map[string]string{"type": "orderid", "orderid": "ORD-1001", "start_date": today, "end_date": today})
 	if d.Process.Status != "0" || len(d.Transactions) != 2 {
@@ -433,7 +433,7 @@ func TestPayablReceiverNotOK(t *testing.T) {
 	rc := newReceiver(t)
 	rc.reply = "received, thanks"
 	srv, _ := defaultSandbox(t)
-	id := createPayment(t, srv, "19.99", rc.srv.URL).Get("transactionid")
+	id := createPayment(t, srv, "19.99", rc.srv.URL+"/notifications/test").Get("transactionid")
 	postRaw(t, srv.URL+"/sandbox/payabl/_sandbox/payments/"+id+"/decline", "")
 	rc.next(t)
 	eventually(t, "recorded delivery", func() bool {
@@ -458,7 +458,7 @@ func TestPayablReceiverNotOK(t *testing.T) {
 func TestCleanupStopsDeliveries(t *testing.T) {
 	rc := newReceiver(t)
 	srv, h := sandboxServer(t, &Handler{NotifyDelay: caddy.Duration(time.Hour), Payabl: &PayablConfig{Secret: testSecret}})
-	id := createPayment(t, srv, "19.99", rc.srv.URL).Get("transactionid")
+	id := createPayment(t, srv, "19.99", rc.srv.URL+"/notifications/test").Get("transactionid")
 	approveAndWaitFirst(t, srv.URL, rc, id)
 	start := time.Now()
 	if err := h.Cleanup(); err != nil {
@@ -469,7 +469,7 @@ func TestCleanupStopsDeliveries(t *testing.T) {
 	}
 	rc.none(t, 100*time.Millisecond)
 	// After Cleanup no new background work starts.
-	id2 := createPayment(t, srv, "19.99", rc.srv.URL).Get("transactionid")
+	id2 := createPayment(t, srv, "19.99", rc.srv.URL+"/notifications/test").Get("transactionid")
 	if status, _ := postRaw(t, srv.URL+"/sandbox/payabl/_sandbox/payments/"+id2+"/approve", ""); status != http.StatusServiceUnavailable {
 		t.Fatalf("approve after Cleanup: HTTP %d, want 503", status)
 	}

@@ -88,7 +88,7 @@ func TestPayablMagicSlow(t *testing.T) {
 func TestPayablMagicDuplicate(t *testing.T) {
 	rc := newReceiver(t)
 	srv, _ := defaultSandbox(t)
-	id := createPayment(t, srv, "14.14", rc.srv.URL).Get("transactionid")
+	id := createPayment(t, srv, "14.14", rc.srv.URL+"/notifications/test").Get("transactionid")
 	if status, _ := postRaw(t, srv.URL+"/sandbox/payabl/_sandbox/payments/"+id+"/approve", ""); status != http.StatusOK {
 		t.Fatal("approve failed")
 	}
@@ -109,7 +109,7 @@ func TestPayablMagicFailedPayout(t *testing.T) {
 	srv, _ := defaultSandbox(t)
 	reply := call(t, srv, "payment_cft", signed(map[string]string{
 		"merchantid": "gateway_test", "amount": "66.66", "currency": "EUR", "payment_method": "116", "orderid": "PO-1",
-		"bankcountry": "SE", "banknumber": "8327", "accountnumber": "9394351810", "notification_url": rc.srv.URL,
+		"bankcountry": "SE", "banknumber": "8327", "accountnumber": "9394351810", "notification_url": rc.srv.URL + "/notifications/test",
 	}, testSecret))
 	wantStatus(t, reply, "0")
 	id := reply.Get("transactionid")

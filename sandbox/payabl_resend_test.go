@@ -23,7 +23,7 @@ func TestPayablDiagnoseAcceptedReadings(t *testing.T) {
 				NotifyDelay: caddy.Duration(time.Hour), // credited never comes during the test
 				Payabl:      &PayablConfig{Secret: testSecret, DiagnoseAccepted: reading},
 			})
-			id := createPayment(t, srv, "19.99", rc.srv.URL+"/n").Get("transactionid")
+			id := createPayment(t, srv, "19.99", rc.srv.URL+"/notifications/n").Get("transactionid")
 			if got := diagCode(t, srv, id); got != "2000" {
 				t.Fatalf("before the customer finished: %s", got)
 			}
@@ -79,7 +79,7 @@ func resendCall(t *testing.T, srvURL, ids string) string {
 func TestPayablSendNotification(t *testing.T) {
 	rc := newReceiver(t)
 	srv, _ := defaultSandbox(t)
-	id := createPayment(t, srv, "19.99", rc.srv.URL+"/n").Get("transactionid")
+	id := createPayment(t, srv, "19.99", rc.srv.URL+"/notifications/n").Get("transactionid")
 
 	// Nothing notified yet.
 	if raw := resendCall(t, srv.URL, id); !strings.Contains(raw, "<notification_sent>FAILED</notification_sent>") || !strings.Contains(raw, "<transaction_id>"+id+"</transaction_id>") {
@@ -127,7 +127,7 @@ func TestPayablSendNotification(t *testing.T) {
 func TestPayablChargeback(t *testing.T) {
 	rc := newReceiver(t)
 	srv, _ := defaultSandbox(t)
-	id := createPayment(t, srv, "15.15", rc.srv.URL+"/n").Get("transactionid")
+	id := createPayment(t, srv, "15.15", rc.srv.URL+"/notifications/n").Get("transactionid")
 	approveAndWait(t, srv.URL, rc, id)
 	n := rc.next(t)
 	verifySecurity(t, n, testSecret)
@@ -150,7 +150,7 @@ func TestPayablChargeback(t *testing.T) {
 		t.Fatalf("deposit error_code %s", got)
 	}
 	// An ordinary payment has no chargeback.
-	id2 := createPayment(t, srv, "19.99", rc.srv.URL+"/n").Get("transactionid")
+	id2 := createPayment(t, srv, "19.99", rc.srv.URL+"/notifications/n").Get("transactionid")
 	approveAndWait(t, srv.URL, rc, id2)
 	d, _ = diagnoseRaw(t, srv, v.Encode())
 	if len(d.Transactions) != 1 {

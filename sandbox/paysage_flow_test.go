@@ -42,7 +42,7 @@ func psCheckout(t *testing.T, tx map[string]any) (string, string) {
 func TestPaysageApproveFlow(t *testing.T) {
 	rc := newPsReceiver(t)
 	srv := psSandbox(t)
-	tx := psCreate(t, srv, 1999, "ORD-1001", rc.srv.URL+"/paysage/hook")
+	tx := psCreate(t, srv, 1999, "ORD-1001", rc.srv.URL+"/notifications/paysage")
 	uid := tx["uid"].(string)
 	if tx["tracking_id"] != "ORD-1001" || tx["amount"] != float64(1999) || tx["test"] != true {
 		t.Fatalf("created %v", tx)
@@ -98,7 +98,7 @@ func TestPaysageApproveFlow(t *testing.T) {
 	})
 	v := psFind(t, srv, uid)
 	d := v.Webhooks[0]
-	if d.HTTPStatus != 200 || d.Status != "successful" || d.URL != rc.srv.URL+"/paysage/hook" || d.ContentSignature != h.header.Get("Content-Signature") {
+	if d.HTTPStatus != 200 || d.Status != "successful" || d.URL != rc.srv.URL+"/notifications/paysage" || d.ContentSignature != h.header.Get("Content-Signature") {
 		t.Fatalf("delivery %+v", d)
 	}
 	listing, _ := json.Marshal(psListing(t, srv))
@@ -112,7 +112,7 @@ func TestPaysageDeclineAndExpire(t *testing.T) {
 	rc.status = http.StatusInternalServerError
 	srv := psSandbox(t)
 
-	tx := psCreate(t, srv, 500, "ORD-D", rc.srv.URL)
+	tx := psCreate(t, srv, 500, "ORD-D", rc.srv.URL+"/notifications/test")
 	page, token := psCheckout(t, tx)
 	resp := clickButton(t, page, token, "decline")
 	if resp.StatusCode != http.StatusSeeOther || !strings.HasSuffix(resp.Header.Get("Location"), "&status=failed") {
@@ -136,7 +136,7 @@ func TestPaysageDeclineAndExpire(t *testing.T) {
 	rc.mu.Lock()
 	rc.status = http.StatusOK
 	rc.mu.Unlock()
-	tx2 := psCreate(t, srv, 700, "ORD-E", rc.srv.URL)
+	tx2 := psCreate(t, srv, 700, "ORD-E", rc.srv.URL+"/notifications/test")
 	uid2 := tx2["uid"].(string)
 	if s := psAction(t, srv, uid2, "expire"); s != http.StatusOK {
 		t.Fatalf("expire: HTTP %d", s)
@@ -169,7 +169,7 @@ func TestPaysageExpiredAt(t *testing.T) {
 	rc := newPsReceiver(t)
 	srv := psSandbox(t)
 	body := psMutate(func(r, c, m map[string]any) {
-		r["notification_url"] = rc.srv.URL
+		r["notification_url"] = rc.srv.URL + "/notifications/test"
 		r["expired_at"] = time.Now().Add(1500 * time.Millisecond).Format(time.RFC3339)
 	})
 	tx := psDo(t, http.MethodPost, psAPI(srv)+"/payments", body, nil).txn(t)
@@ -202,7 +202,7 @@ func TestPaysageNoNotificationURL(t *testing.T) {
 func TestPaysageRefunds(t *testing.T) {
 	rc := newPsReceiver(t)
 	srv := psSandbox(t)
-	tx := psCreate(t, srv, 1000, "ORD-R", rc.srv.URL)
+	tx := psCreate(t, srv, 1000, "ORD-R", rc.srv.URL+"/notifications/test")
 	uid := tx["uid"].(string)
 	refund := func(body string, hdr map[string]string) psReply {
 		return psDo(t, http.MethodPost, psAPI(srv)+"/refunds", body, hdr)
@@ -378,7 +378,7 @@ func TestPaysageOwnPrivateKey(t *testing.T) {
 	if status, body := getPage(t, srv.URL+"/sandbox/paysage/_sandbox/public_key"); status != 200 || body != wantPub {
 		t.Fatalf("public_key endpoint does not serve the configured key: %d", status)
 	}
-	r := psDoAuth(t, http.MethodPost, psAPI(srv)+"/payments", psPaymentBody(500, "K", rc.srv.URL), "4242", psTestSecret, nil)
+	r := psDoAuth(t, http.MethodPost, psAPI(srv)+"/payments", psPaymentBody(500, "K", rc.srv.URL+"/notifications/test"), "4242", psTestSecret, nil)
 	uid := r.txn(t)["uid"].(string)
 	if s := psAction(t, srv, uid, "approve"); s != 200 {
 		t.Fatal("approve failed")

@@ -30,7 +30,7 @@ func TestPaysageMagicValuesTable(t *testing.T) {
 func TestPaysageMagicDecline(t *testing.T) {
 	rc := newPsReceiver(t)
 	srv := psSandbox(t)
-	tx := psDo(t, http.MethodPost, psAPI(srv)+"/payments", psPaymentBody(psMagicDecline, "M-1313", rc.srv.URL), nil).txn(t)
+	tx := psDo(t, http.MethodPost, psAPI(srv)+"/payments", psPaymentBody(psMagicDecline, "M-1313", rc.srv.URL+"/notifications/test"), nil).txn(t)
 	if tx["status"] != "failed" || tx["message"] != "Payment was declined." || tx["form"] != nil ||
 		tx["payment"].(map[string]any)["status"] != "failed" || tx["tracking_id"] != "M-1313" {
 		t.Fatalf("1313: %v", tx)
@@ -95,7 +95,7 @@ func TestPaysageMagicSlow(t *testing.T) {
 func TestPaysageMagicDuplicate(t *testing.T) {
 	rc := newPsReceiver(t)
 	srv := psSandbox(t)
-	tx := psCreate(t, srv, psMagicDuplicate, "M-1414", rc.srv.URL)
+	tx := psCreate(t, srv, psMagicDuplicate, "M-1414", rc.srv.URL+"/notifications/test")
 	if s := psAction(t, srv, tx["uid"].(string), "approve"); s != 200 {
 		t.Fatal("approve failed")
 	}

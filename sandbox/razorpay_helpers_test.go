@@ -47,7 +47,7 @@ func newRzpEnv(t *testing.T, tweak func(h *Handler)) *rzpEnv {
 			KeyID:         rzpTestKeyID,
 			KeySecret:     rzpTestKeySecret,
 			WebhookSecret: rzpTestHookSec,
-			WebhookURL:    hook.srv.URL + "/webhooks/razorpay",
+			WebhookURL:    hook.srv.URL + "/notifications/razorpay",
 		},
 	}
 	if tweak != nil {

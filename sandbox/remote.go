@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	pathpkg "path"
 	"strings"
 	"syscall"
 	"time"
@@ -18,7 +19,10 @@ import (
 // published, and it posts notifications to URLs its callers name. Unless
 // allow_remote says otherwise it therefore serves loopback clients only
 // and notifies loopback targets only, so it cannot be used to reach (or
-// read) anything beyond the machine it runs on.
+// read) anything beyond the machine it runs on. Whatever allow_remote
+// says, it posts only to a gateway's notification route (a path ending in
+// /notifications/<name>), so a loopback service such as Caddy's admin API
+// (/load, /stop, /config/…) cannot be driven through it.
 
 // errRemoteTarget is the refusal of a notification target that is not a
 // loopback address.
@@ -68,6 +72,20 @@ func newNotifyClient(allowRemote bool) *http.Client {
 	}
 }
 
+// errTargetPath is the refusal of a notification target whose path is not
+// a gateway notification route.
+const errTargetPath = "refused: the target's path does not end in /notifications/<name>; " +
+	"the sandbox posts notifications to a payments gateway's notification route only"
+
+// notificationPath reports whether path ends in /notifications/<name>, the
+// gateway's notification route under any prefix (public_url may carry a
+// path), with a non-empty <name> and no dot segment.
+func notificationPath(path string) bool {
+	dir, name := pathpkg.Split(path)
+	return name != "" && name != "." && name != ".." &&
+		(dir == "/notifications/" || strings.HasSuffix(dir, "/notifications/"))
+}
+
 // maxAckBody is how much of a receiver's answer the sandbox reads to
 // decide whether it acknowledged (payabl. expects the body "OK"). The
 // answer is never stored or published.
@@ -78,6 +96,12 @@ const maxAckBody = 1024
 // acknowledgement check only: it must not be recorded), and an error
 // description for the inspection listing.
 func (e *env) deliver(req *http.Request) (int, []byte, string) {
+	if !notificationPath(req.URL.Path) {
+		e.logger.Warn("payments sandbox: refused a notification target whose path is not a gateway notification route",
+			zap.String("host", req.URL.Hostname()),
+			zap.String("path", req.URL.Path))
+		return 0, nil, errTargetPath
+	}
 	resp, err := e.client.Do(req)
 	if err != nil {
 		var refused *errRemoteTarget
@@ -95,15 +119,40 @@ func (e *env) deliver(req *http.Request) (int, []byte, string) {
 	return resp.StatusCode, b, ""
 }
 
-// loopbackClient reports whether r comes from a loopback address: both the
-// connection's peer and, when Caddy determined one (trusted_proxies), the
-// client address it computed.
+// loopbackClient reports whether r comes from a loopback address: the
+// connection's peer is loopback, and so is every address the request says
+// it was forwarded for (X-Forwarded-For, X-Real-IP, Forwarded's for=) and
+// the client address Caddy computed (client_ip, trusted_proxies). A local
+// proxy in front of Caddy appends the real client's address to whatever
+// X-Forwarded-For the client sent, and Caddy's client_ip is by default the
+// left-most entry, which the client writes itself: so no single entry is
+// trusted, and one entry that is not a loopback address (or cannot be read
+// as one, such as Forwarded's "unknown" or an obfuscated _name) refuses.
 func loopbackClient(r *http.Request) bool {
 	if !isLoopbackHost(r.RemoteAddr) {
 		return false
 	}
-	if ip, ok := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string); ok && ip != "" {
-		return isLoopbackHost(ip)
+	if ip, ok := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string); ok && ip != "" && !isLoopbackHost(ip) {
+		return false
+	}
+	for _, name := range []string{"X-Forwarded-For", "X-Real-Ip"} {
+		for _, v := range r.Header.Values(name) {
+			for _, a := range strings.Split(v, ",") {
+				if !isLoopbackHost(strings.TrimSpace(a)) {
+					return false
+				}
+			}
+		}
+	}
+	for _, v := range r.Header.Values("Forwarded") {
+		for _, elem := range strings.Split(v, ",") {
+			for _, pair := range strings.Split(elem, ";") {
+				k, val, _ := strings.Cut(strings.TrimSpace(pair), "=")
+				if strings.EqualFold(k, "for") && !isLoopbackHost(strings.Trim(val, `"`)) {
+					return false
+				}
+			}
+		}
 	}
 	return true
 }

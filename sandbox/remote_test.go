@@ -96,7 +96,7 @@ func TestSandboxRefusesNonLoopbackTargets(t *testing.T) {
 	srv, _ := defaultSandbox(t)
 
 	// A documentation address: refused before any packet is sent.
-	d := payablDelivered(t, srv, "http://203.0.113.1:9/notify")
+	d := payablDelivered(t, srv, "http://203.0.113.1:9/notifications/test")
 	if d.HTTPStatus != 0 || d.Acknowledged || !strings.Contains(d.Error, "203.0.113.1 is not a loopback address") ||
 		!strings.Contains(d.Error, "allow_remote") {
 		t.Fatalf("delivery to 203.0.113.1 recorded as %+v, want a refusal naming allow_remote", d)
@@ -105,14 +105,14 @@ func TestSandboxRefusesNonLoopbackTargets(t *testing.T) {
 	// A target this machine really serves on a non-loopback address is
 	// refused too, and gets nothing.
 	tg := newTarget(t, nonLoopbackListener(t), http.StatusOK, "OK", nil)
-	d = payablDelivered(t, srv, tg.srv.URL+"/notify")
+	d = payablDelivered(t, srv, tg.srv.URL+"/notifications/test")
 	if tg.hits.Load() != 0 || d.HTTPStatus != 0 || !strings.Contains(d.Error, "not a loopback address") {
 		t.Fatalf("non-loopback target got %d requests, delivery %+v", tg.hits.Load(), d)
 	}
 
 	// allow_remote targets lets it through.
 	open, _ := sandboxServer(t, &Handler{Payabl: &PayablConfig{Secret: testSecret}, AllowRemoteTargets: true})
-	d = payablDelivered(t, open, tg.srv.URL+"/notify")
+	d = payablDelivered(t, open, tg.srv.URL+"/notifications/test")
 	if tg.hits.Load() != 1 || d.HTTPStatus != http.StatusOK || !d.Acknowledged {
 		t.Fatalf("with allow_remote targets: %d requests, delivery %+v", tg.hits.Load(), d)
 	}
@@ -135,7 +135,7 @@ func TestLoopbackOnlyControl(t *testing.T) {
 	tg := newTarget(t, nil, http.StatusOK, "OK", nil)
 	_, port, _ := net.SplitHostPort(tg.srv.Listener.Addr().String())
 	srv, _ := defaultSandbox(t)
-	if d := payablDelivered(t, srv, "http://localhost:"+port+"/notify"); !d.Acknowledged {
+	if d := payablDelivered(t, srv, "http://localhost:"+port+"/notifications/test"); !d.Acknowledged {
 		t.Fatalf("localhost target: %+v", d)
 	}
 }
@@ -144,7 +144,7 @@ func TestSandboxDoesNotFollowRedirects(t *testing.T) {
 	final := newTarget(t, nil, http.StatusOK, "OK", nil)
 	hop := newTarget(t, nil, http.StatusTemporaryRedirect, "", map[string]string{"Location": final.srv.URL + "/elsewhere"})
 	srv, _ := defaultSandbox(t)
-	d := payablDelivered(t, srv, hop.srv.URL+"/notify")
+	d := payablDelivered(t, srv, hop.srv.URL+"/notifications/test")
 	if hop.hits.Load() != 1 || final.hits.Load() != 0 {
 		t.Fatalf("redirect followed: first target %d requests, redirect target %d", hop.hits.Load(), final.hits.Load())
 	}
@@ -161,14 +161,14 @@ func TestSandboxListingsKeepNoTargetBody(t *testing.T) {
 
 	t.Run("payabl", func(t *testing.T) {
 		srv, _ := defaultSandbox(t)
-		payablDelivered(t, srv, tg.srv.URL+"/notify")
+		payablDelivered(t, srv, tg.srv.URL+"/notifications/test")
 		if raw := rawGet(t, srv.URL+"/sandbox/payabl/_sandbox/payments"); !acked.MatchString(raw) || strings.Contains(raw, secret) {
 			t.Fatalf("listing: %s", raw)
 		}
 	})
 	t.Run("paysage", func(t *testing.T) {
 		srv := psSandbox(t)
-		tx := psCreate(t, srv, 1000, "track-1", tg.srv.URL+"/notify")
+		tx := psCreate(t, srv, 1000, "track-1", tg.srv.URL+"/notifications/test")
 		uid, _ := tx["uid"].(string)
 		if st := psAction(t, srv, uid, "decline"); st != http.StatusOK {
 			t.Fatalf("decline: HTTP %d", st)
@@ -183,7 +183,7 @@ func TestSandboxListingsKeepNoTargetBody(t *testing.T) {
 		}
 	})
 	t.Run("razorpay", func(t *testing.T) {
-		e := newRzpEnv(t, func(h *Handler) { h.Razorpay.WebhookURL = tg.srv.URL + "/notify" })
+		e := newRzpEnv(t, func(h *Handler) { h.Razorpay.WebhookURL = tg.srv.URL + "/notifications/test" })
 		_, payID := e.newPayment(t, 1000, "https://shop.example/cb")
 		if st, out := e.sandboxAction(t, payID, "decline"); st != http.StatusOK {
 			t.Fatalf("decline: HTTP %d %v", st, out)

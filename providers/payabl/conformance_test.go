@@ -199,7 +199,7 @@ func TestSandboxFailedPayoutIsUntrusted(t *testing.T) {
 	po, err := p.CreatePayout(context.Background(), &providers.HTTPDoer{}, &providers.CreatePayout{
 		Reference: "po-magic", Amount: 6666, Currency: "EUR",
 		BankAccount:     &providers.BankAccount{Country: "SE", BankNumber: "8327", AccountNumber: "9123456789"},
-		NotificationURL: hook.URL + "/n",
+		NotificationURL: hook.URL + "/notifications/payabl",
 	})
 	if err != nil {
 		t.Fatal(err)

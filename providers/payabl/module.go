@@ -124,6 +124,10 @@ func (p *Provider) Provision(caddy.Context) error {
 // APIEndpoint returns the backoffice base URL (providers.Endpointer).
 func (p *Provider) APIEndpoint() string { return p.base }
 
+// DemoAccount reports whether the endpoint is loopback and every secret a
+// published demo value (providers.DemoAccounter).
+func (p *Provider) DemoAccount() bool { return providers.IsDemoAccount(p.base, p.secrets...) }
+
 // clock returns the current time (replaceable in tests).
 func (p *Provider) clock() time.Time {
 	if p.now != nil {

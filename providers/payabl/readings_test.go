@@ -35,7 +35,7 @@ func newSandboxFlow(t *testing.T, accepted string, delay time.Duration) *sandbox
 func (f *sandboxFlow) createApprove(t *testing.T, ref string, amount int64) string {
 	t.Helper()
 	req := productExample()
-	req.Reference, req.Amount, req.NotificationURL = ref, amount, f.hook.URL+"/n"
+	req.Reference, req.Amount, req.NotificationURL = ref, amount, f.hook.URL+"/notifications/payabl"
 	pay, err := f.p.CreatePayment(context.Background(), &providers.HTTPDoer{}, req)
 	if err != nil {
 		t.Fatal(err)

@@ -193,7 +193,7 @@ func TestSandboxWebhookBothAuthentications(t *testing.T) {
 	p := sandboxProvider(t, sb)
 	req := seedPayment()
 	req.Reference = "ORD-BOTH"
-	req.NotificationURL = hook.URL + "/n"
+	req.NotificationURL = hook.URL + "/notifications/paysage"
 	pay, err := p.CreatePayment(context.Background(), doer, req)
 	if err != nil {
 		t.Fatal(err)

@@ -72,7 +72,8 @@ type Provider struct {
 	shopID    string
 	secretKey string
 	pubs      []*rsa.PublicKey
-	base      string // endpoint without a trailing slash
+	pubRaw    []string // public_key values as resolved, for DemoAccount
+	base      string   // endpoint without a trailing slash
 }
 
 // CaddyModule returns the Caddy module information.
@@ -95,7 +96,7 @@ func (p *Provider) Provision(caddy.Context) error {
 	if p.secretKey, err = repl.ReplaceOrErr(p.SecretKey, true, true); err != nil {
 		return fmt.Errorf("paysage: secret_key: placeholder could not be resolved or is empty")
 	}
-	p.pubs = nil
+	p.pubs, p.pubRaw = nil, nil
 	for i, k := range p.PublicKey {
 		raw, err := repl.ReplaceOrErr(k, true, true)
 		if err != nil {
@@ -109,6 +110,7 @@ func (p *Provider) Provision(caddy.Context) error {
 			return fmt.Errorf("paysage: public_key %d: %v", i+1, err)
 		}
 		p.pubs = append(p.pubs, pub)
+		p.pubRaw = append(p.pubRaw, raw)
 	}
 	if p.Endpoint == "" {
 		p.Endpoint = DefaultEndpoint
@@ -122,6 +124,13 @@ func (p *Provider) Provision(caddy.Context) error {
 
 // APIEndpoint returns the API base URL, default applied (providers.Endpointer).
 func (p *Provider) APIEndpoint() string { return p.base }
+
+// DemoAccount reports whether the endpoint is loopback and secret_key and
+// every public_key are published demo values (the sandbox's key)
+// (providers.DemoAccounter).
+func (p *Provider) DemoAccount() bool {
+	return providers.IsDemoValue(p.secretKey) && providers.IsDemoAccount(p.base, append([]string{p.secretKey}, p.pubRaw...)...)
+}
 
 // Validate checks the configuration after Provision.
 func (p *Provider) Validate() error {

@@ -117,6 +117,12 @@ func (p *Provider) Provision(ctx caddy.Context) error {
 // APIEndpoint returns the API base URL, default applied (providers.Endpointer).
 func (p *Provider) APIEndpoint() string { return p.base }
 
+// DemoAccount reports whether the endpoint is loopback and key_secret and
+// every webhook_secret are published demo values (providers.DemoAccounter).
+func (p *Provider) DemoAccount() bool {
+	return providers.IsDemoValue(p.keySecret) && providers.IsDemoAccount(p.base, append([]string{p.keySecret}, p.webhookSecrets...)...)
+}
+
 // accountIDRe is Razorpay's account id: "acc_" and alphanumerics (14 on
 // Razorpay; looser, like the other id patterns).
 var accountIDRe = regexp.MustCompile(`^acc_[A-Za-z0-9]{1,40}$`)
