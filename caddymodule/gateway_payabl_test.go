@@ -188,7 +188,8 @@ func payablEndToEnd(t *testing.T, reading string) {
 			t.Fatalf("succeeded event data: %v", data)
 		}
 		pe := evs[1]["provider_event"].(map[string]any)
-		if _, leaked := pe["security"]; leaked || pe["payment_state"] != "credited" {
+		unsigned, _ := pe["unsigned"].(map[string]any)
+		if _, leaked := pe["security"]; leaked || unsigned["payment_state"] != "credited" || pe["payment_state"] != nil {
 			t.Fatalf("provider_event: %v", pe)
 		}
 		waitFor(t, "payabl acknowledged", func() bool {

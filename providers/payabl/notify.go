@@ -308,10 +308,21 @@ func mapPayment(out *providers.Notification, code int, form url.Values) {
 
 // providerEvent is the notification's own fields for the forwarded event:
 // security and anything secret removed, bank account numbers masked,
-// values decoded from Latin-1 where they are not UTF-8.
+// values decoded from Latin-1 where they are not UTF-8. Only the signed
+// fields (transactionid, type, errorcode, timestamp) stand at the top;
+// every other field (payment_state, amount, orderid, …) is under
+// "unsigned", so nothing inside the gateway-signed event passes an
+// unsigned value off as payabl's word.
 func providerEvent(form url.Values) map[string]any {
-	ev := make(map[string]any, len(form))
+	ev := make(map[string]any, len(signedFields)+1)
+	unsigned := make(map[string]any, len(form))
 	for k, vs := range form {
+		target := unsigned
+		for _, f := range signedFields {
+			if k == f {
+				target = ev
+			}
+		}
 		lk := strings.ToLower(k)
 		if secretFields[lk] {
 			continue
@@ -324,14 +335,17 @@ func providerEvent(form url.Values) map[string]any {
 			return v
 		}
 		if len(vs) == 1 {
-			ev[k] = clean(vs[0])
+			target[k] = clean(vs[0])
 			continue
 		}
 		out := make([]string, len(vs))
 		for i, v := range vs {
 			out[i] = clean(v)
 		}
-		ev[k] = out
+		target[k] = out
+	}
+	if len(unsigned) > 0 {
+		ev["unsigned"] = unsigned
 	}
 	return ev
 }
