@@ -115,7 +115,9 @@ func run(o options) int {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 1
 	}
+	b.loadavg[0] = loadavg1()
 	rows, err := b.scenarios()
+	b.loadavg[1] = loadavg1()
 	fmt.Println(table(rows))
 	fmt.Println(b.footer())
 	var bad []string
@@ -151,6 +153,21 @@ type bench struct {
 	created map[string][]created
 	bin     string
 	built   bool
+	loadavg [2]string // /proc/loadavg's 1-minute figure before and after the scenarios
+}
+
+// loadavg1 is the 1-minute load average: how busy the machine was
+// besides the benchmark.
+func loadavg1() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
 }
 
 // created is a payment the gateway answered 201 for.
@@ -504,8 +521,9 @@ func (b *bench) footer() string {
 		loadDesc = fmt.Sprintf("open loop at %d requests/s (%d workers to start)", b.o.rate, b.o.workers)
 	}
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "%s per scenario and side, %s; %d CPUs (GOMAXPROCS %d), %s, %s/%s; Caddy: %s.\n",
-		b.o.duration, loadDesc, runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH,
+	fmt.Fprintf(&sb, "%s per scenario and side, %s; %d CPUs (GOMAXPROCS %d), load average %s before and %s after, %s, %s/%s; Caddy: %s.\n",
+		b.o.duration, loadDesc, runtime.NumCPU(), runtime.GOMAXPROCS(0), b.loadavg[0], b.loadavg[1],
+		runtime.Version(), runtime.GOOS, runtime.GOARCH,
 		map[bool]string{true: "built from this tree", false: b.bin}[b.built])
 	fmt.Fprintf(&sb, "Caddy log: %d error lines, %d warnings; events forwarded to the shop: payabl %d, razorpay %d, paysage %d.\n",
 		b.caddy.countLog(`"level":"error"`), b.caddy.countLog(`"level":"warn"`),
