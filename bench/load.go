@@ -2,8 +2,12 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"math"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -28,6 +32,35 @@ type load struct {
 	rate      int // requests per second; 0: closed loop with workers
 	workers   int
 	adminPort int
+	// profileDir, when set, receives a CPU profile of Caddy (from the
+	// admin API's /debug/pprof) for every gateway side: <name>.pprof.
+	profileDir string
+}
+
+// profile fetches a CPU profile of Caddy for d into dir/name.pprof; the
+// returned channel is closed when it is written (or failed).
+func (l load) profile(name string, d time.Duration) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		secs := max(1, int(math.Ceil(d.Seconds())))
+		client := &http.Client{Timeout: time.Duration(secs+30) * time.Second}
+		resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=%d", l.adminPort, secs))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench: profile:", err)
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			fmt.Fprintf(os.Stderr, "bench: profile %s: %d %v\n", name, resp.StatusCode, err)
+			return
+		}
+		if err := os.WriteFile(filepath.Join(l.profileDir, name+".pprof"), b, 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: profile:", err)
+		}
+	}()
+	return done
 }
 
 // seq is a concurrency-safe targeter over a sequence: make builds target
@@ -61,6 +94,10 @@ func (l load) run(name string, tr vegeta.Targeter, each func(*vegeta.Result)) si
 		pacer = vegeta.ConstantPacer{}
 		opts = append(opts, vegeta.MaxWorkers(uint64(l.workers)))
 	}
+	var profiled <-chan struct{}
+	if l.profileDir != "" && strings.HasSuffix(name, "-gw") && l.duration > 0 {
+		profiled = l.profile(name, l.duration)
+	}
 	before, memErr := readMemstats(l.adminPort)
 	start := time.Now()
 	atk := vegeta.NewAttacker(opts...)
@@ -79,6 +116,9 @@ func (l load) run(name string, tr vegeta.Targeter, each func(*vegeta.Result)) si
 		}
 	}
 	m.Close()
+	if profiled != nil {
+		<-profiled
+	}
 	s := side{requests: int(m.Requests), success: m.Success, rps: m.Throughput,
 		p50: m.Latencies.P50, p99: m.Latencies.P99, codes: m.StatusCodes, elapsed: time.Since(start), allocs: math.NaN()}
 	if len(m.Errors) > 0 {

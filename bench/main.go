@@ -64,6 +64,7 @@ type options struct {
 	maxTime  time.Duration
 	smoke    bool
 	keep     bool
+	profile  string
 }
 
 func main() {
@@ -77,6 +78,7 @@ func main() {
 	flag.DurationVar(&o.maxTime, "max-time", 30*time.Minute, "stop (and fail) after this long whatever happens")
 	flag.BoolVar(&o.smoke, "smoke", false, "a few hundred ms per scenario, 4 clients, 20 pending (for CI)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (Caddyfile, caddy.log, state) for inspection")
+	flag.StringVar(&o.profile, "profile", "", "write a CPU profile of Caddy for each gateway scenario into this directory (go tool pprof -top <file>)")
 	flag.Parse()
 	if o.smoke {
 		o.duration, o.workers, o.pending, o.idle = 300*time.Millisecond, 4, 20, 500*time.Millisecond
@@ -84,6 +86,12 @@ func main() {
 	if o.workers < 1 || o.duration <= 0 || o.pending < 0 || o.idle <= 0 || o.rate < 0 {
 		fmt.Fprintln(os.Stderr, "bench: -workers ≥ 1, -duration > 0, -idle > 0, -pending ≥ 0 and -rate ≥ 0")
 		os.Exit(2)
+	}
+	if o.profile != "" {
+		if err := os.MkdirAll(o.profile, 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: -profile:", err)
+			os.Exit(2)
+		}
 	}
 	if runtime.GOOS != "linux" {
 		fmt.Fprintln(os.Stderr, "bench: needs Linux (/proc for CPU and RSS)")
@@ -236,7 +244,7 @@ func (b *bench) setup() error {
 }
 
 func (b *bench) load() load {
-	return load{duration: b.o.duration, rate: b.o.rate, workers: b.o.workers, adminPort: b.p.admin}
+	return load{duration: b.o.duration, rate: b.o.rate, workers: b.o.workers, adminPort: b.p.admin, profileDir: b.o.profile}
 }
 
 var providerNames = []string{"payabl", "razorpay", "paysage"}
