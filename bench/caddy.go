@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -207,7 +206,7 @@ func startCaddy(bin, dir string, p ports, env []string, public string) (*caddyPr
 	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
 	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	detach(cmd)
 	if err := cmd.Start(); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("starting caddy: %w", err)
@@ -267,11 +266,11 @@ func (c *caddyProc) stop() {
 	if c == nil || c.cmd.Process == nil || c.exited() {
 		return
 	}
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	_ = c.cmd.Process.Signal(os.Interrupt)
 	select {
 	case <-c.done:
 	case <-time.After(5 * time.Second):
-		_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
+		killGroup(c.cmd.Process.Pid)
 		<-c.done
 	}
 }
