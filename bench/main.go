@@ -293,6 +293,9 @@ func (b *bench) scenarios() ([]row, error) {
 		gwSide, made := b.createGateway(l, prov, 'g', -1)
 		b.created[prov] = made
 		wp := b.wire[prov]
+		if err := probeCreate(wp, newOrder(b.run, prov, 'q', 0), b.capture.url); err != nil {
+			return rows, err
+		}
 		plainSide := l.run("create-"+prov+"-plain", seq(-1, func(i int, t *vegeta.Target) error {
 			c, err := wireCreate(wp, newOrder(b.run, prov, 'p', i), b.capture.url)
 			if err != nil {
@@ -323,6 +326,9 @@ func (b *bench) scenarios() ([]row, error) {
 			if calls[i], err = wireGet(b.wire[prov], prov, c.ProviderReference); err != nil {
 				return rows, err
 			}
+		}
+		if err := probeGet(b.wire[prov], prov, pool[0].ProviderReference); err != nil {
+			return rows, err
 		}
 		hdr := bearer(b.s.apiToken)
 		gwSide := l.run("get-"+prov+"-gw", seq(-1, func(i int, t *vegeta.Target) error {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 
@@ -127,17 +128,61 @@ func (o order) canonicalBody() []byte {
 // host completes the canonical request (notification and return URLs
 // under public_url, the merchant's idempotency key).
 func wireCreate(p wireProvider, o order, public string) (*wireCall, error) {
+	d := &captureDoer{}
+	_, err := p.CreatePayment(context.Background(), d, o.hosted(public))
+	if d.call == nil {
+		return nil, fmt.Errorf("building the %s create for %s: %v", o.provider, o.ref, err)
+	}
+	return d.call, nil
+}
+
+// hosted is o's canonical request as the host completes it before the
+// provider sees it.
+func (o order) hosted(public string) *providers.CreatePayment {
 	req := o.canonical()
 	req.NotificationURL = public + "/notifications/" + o.provider
 	req.GatewayReturnURL = public + "/returns/" + o.provider + "?reference=" + o.ref +
 		"&return_token=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 	req.IdempotencyKey = o.key
-	d := &captureDoer{}
-	_, err := p.CreatePayment(context.Background(), d, req)
-	if d.call == nil {
-		return nil, fmt.Errorf("building the %s create for %s: %v", o.provider, o.ref, err)
+	return req
+}
+
+// sendDoer sends the request (through the plain proxy) and returns the
+// reply, so the provider module can judge it.
+type sendDoer struct{ client *http.Client }
+
+func (d sendDoer) Do(ctx context.Context, req *http.Request) (*providers.Reply, error) {
+	resp, err := d.client.Do(req.WithContext(ctx))
+	if err != nil {
+		return nil, err
 	}
-	return d.call, nil
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, providers.DefaultMaxReply))
+	if err != nil {
+		return nil, err
+	}
+	return &providers.Reply{StatusCode: resp.StatusCode, Header: resp.Header, Body: body}, nil
+}
+
+var probeDoer = sendDoer{client: &http.Client{Timeout: 30 * time.Second}}
+
+// probeCreate sends one create as the plain side does and has the
+// provider module read the sandbox's reply: an error means the plain
+// side's wire calls are refused (a wrong signature, say), which would
+// make it fast for the wrong reason.
+func probeCreate(p wireProvider, o order, public string) error {
+	if _, err := p.CreatePayment(context.Background(), probeDoer, o.hosted(public)); err != nil {
+		return fmt.Errorf("the sandbox refused the plain side's %s create (through the plain proxy): %v", o.provider, err)
+	}
+	return nil
+}
+
+// probeGet is probeCreate for the fetch of GET /payments/{id}.
+func probeGet(p wireProvider, provider, ref string) error {
+	if _, err := p.GetPayment(context.Background(), probeDoer, ref); err != nil {
+		return fmt.Errorf("the sandbox refused the plain side's %s fetch of %s (through the plain proxy): %v", provider, ref, err)
+	}
+	return nil
 }
 
 // wireGet is the provider request the gateway sends for GET
