@@ -38,8 +38,9 @@ type captureServer struct {
 var keptHeaders = []string{"Content-Type", "User-Agent", "Accept", "Authorization", "Content-Signature",
 	"X-Razorpay-Signature", "X-Razorpay-Event-Id"}
 
-func newCaptureServer(port int) (*captureServer, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:"+itoa(port))
+// newCaptureServer listens on a free loopback port.
+func newCaptureServer() (*captureServer, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}

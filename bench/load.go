@@ -140,11 +140,10 @@ func fromCall(c *wireCall, t *vegeta.Target) {
 
 // row is one line of the result table.
 type row struct {
-	name       string
-	gw, plain  side
-	idle       *idleStat
-	note       string
-	noPlainRow bool
+	name      string
+	gw, plain side
+	idle      *idleStat // an idle row has no sides
+	note      string
 }
 
 // idleStat is the Caddy process at rest.
@@ -152,7 +151,6 @@ type idleStat struct {
 	cpuPercent float64 // of one core
 	rssMiB     float64
 	heapMiB    float64
-	pending    int
 	interval   time.Duration
 }
 
@@ -179,7 +177,7 @@ func (s side) cell() string {
 
 func rate(f float64) string {
 	if f >= 100 {
-		return fmt.Sprintf("%s", group(int64(math.Round(f))))
+		return group(int64(math.Round(f)))
 	}
 	return fmt.Sprintf("%.1f", f)
 }

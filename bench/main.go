@@ -206,8 +206,6 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-func itoa(i int) string { return fmt.Sprint(i) }
-
 func (b *bench) close() {
 	b.caddy.stop()
 	if b.capture != nil {
@@ -239,11 +237,10 @@ func (b *bench) setup() error {
 		return p
 	}
 	b.p = ports{admin: free(), sandbox: free(), shop: free(), gateway: free(), plain: free()}
-	capPort := free()
 	if err != nil {
 		return err
 	}
-	if b.capture, err = newCaptureServer(capPort); err != nil {
+	if b.capture, err = newCaptureServer(); err != nil {
 		return err
 	}
 	b.gw = fmt.Sprintf("http://127.0.0.1:%d", b.p.gateway)
@@ -269,7 +266,7 @@ func (b *bench) scenarios() ([]row, error) {
 	l := b.load()
 	say := func(s string) { fmt.Fprintln(os.Stderr, "bench:", s) }
 
-	idle, err := b.idle(0)
+	idle, err := b.idle()
 	if err != nil {
 		return rows, err
 	}
@@ -395,7 +392,7 @@ func (b *bench) scenarios() ([]row, error) {
 	for _, c := range b.created {
 		total += len(c)
 	}
-	idle, err = b.idle(b.o.pending)
+	idle, err = b.idle()
 	if err != nil {
 		return rows, err
 	}
@@ -511,7 +508,7 @@ func (b *bench) approve(prov string, pool []created) ([]notice, error) {
 }
 
 // idle measures Caddy's CPU over the idle interval, after a short settle.
-func (b *bench) idle(pending int) (*idleStat, error) {
+func (b *bench) idle() (*idleStat, error) {
 	fmt.Fprintf(os.Stderr, "bench: idle for %s\n", b.o.idle)
 	settle := 2 * time.Second
 	if b.o.smoke {
@@ -535,7 +532,7 @@ func (b *bench) idle(pending int) (*idleStat, error) {
 		return nil, err
 	}
 	st := &idleStat{cpuPercent: 100 * float64(t1-t0) / clockTicks / elapsed.Seconds(), rssMiB: float64(rss) / 1024,
-		pending: pending, interval: elapsed}
+		interval: elapsed}
 	if m, err := readMemstats(b.p.admin); err == nil {
 		st.heapMiB = m.heapAlloc / (1 << 20)
 	}
