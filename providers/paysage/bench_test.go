@@ -9,9 +9,9 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"syscall"
 	"testing"
 
+	"github.com/caddy-payments/caddy-payments/internal/benchcpu"
 	"github.com/caddy-payments/caddy-payments/providers"
 )
 
@@ -85,7 +85,7 @@ func BenchmarkCreateRequest(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	stop := cpuPerOp(b)
+	stop := benchcpu.PerOp(b)
 	for i := 0; i < b.N; i++ {
 		build()
 	}
@@ -115,7 +115,7 @@ func BenchmarkCreateReply(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(reply.Body)))
 	b.ResetTimer()
-	stop := cpuPerOp(b)
+	stop := benchcpu.PerOp(b)
 	for i := 0; i < b.N; i++ {
 		parse()
 	}
@@ -136,7 +136,7 @@ func BenchmarkCreatePayment(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	stop := cpuPerOp(b)
+	stop := benchcpu.PerOp(b)
 	for i := 0; i < b.N; i++ {
 		if _, err := p.CreatePayment(ctx, do, req); err != nil {
 			b.Fatal(err)
@@ -174,7 +174,7 @@ func BenchmarkVerifyNotification(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(body)))
 			b.ResetTimer()
-			stop := cpuPerOp(b)
+			stop := benchcpu.PerOp(b)
 			for i := 0; i < b.N; i++ {
 				if _, err := p.VerifyNotification(in); err != nil {
 					b.Fatal(err)
@@ -183,25 +183,4 @@ func BenchmarkVerifyNotification(b *testing.B) {
 			stop()
 		})
 	}
-}
-
-// cpuPerOp starts measuring the process's CPU time (user and system, all
-// threads, so the garbage collector's share is counted) and returns a
-// function that reports it per operation as "cpu-ns/op". On a shared
-// machine ns/op is wall time and includes waiting for a core; cpu-ns/op
-// does not. Call it after ResetTimer and the returned function after the
-// loop.
-func cpuPerOp(b *testing.B) func() {
-	start := processCPU()
-	return func() {
-		b.ReportMetric(float64(processCPU()-start)/float64(b.N), "cpu-ns/op")
-	}
-}
-
-func processCPU() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
 }
