@@ -278,7 +278,7 @@ func fieldRejection(fields []fieldError, providerMsg string) *providers.Error {
 // otherwise (a proxy's HTML error page, say).
 func decodeReply(r *providers.Reply) (*envelope, error) {
 	var env envelope
-	if err := json.Unmarshal(r.Body, &env); err != nil {
+	if !decodeEnvelope(r.Body, &env) {
 		if r.StatusCode >= 200 && r.StatusCode < 300 {
 			return nil, providers.Garbage("PaySage reply is not JSON")
 		}
@@ -297,5 +297,5 @@ func transactionReply(r *providers.Reply) (*transaction, error) {
 	if env.isError(r.StatusCode) || !present(env.Transaction) {
 		return nil, replyError(r.StatusCode, env)
 	}
-	return parseTransaction(env.Transaction)
+	return env.transactionOf()
 }

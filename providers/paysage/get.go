@@ -2,9 +2,10 @@ package paysage
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/url"
+
+	"github.com/tidwall/gjson"
 
 	"github.com/caddy-payments/caddy-payments/providers"
 )
@@ -70,20 +71,21 @@ func (p *Provider) FindPayment(ctx context.Context, do providers.Doer, reference
 	if env.isError(reply.StatusCode) {
 		return nil, replyError(reply.StatusCode, env)
 	}
-	var list []json.RawMessage
+	var list []gjson.Result
 	switch {
 	case present(env.Transactions):
-		if json.Unmarshal(env.Transactions, &list) != nil {
+		if !env.transactions.IsArray() {
 			return nil, providers.Garbage("PaySage transactions is not a list")
 		}
+		list = env.transactions.Array()
 	case present(env.Transaction):
-		list = []json.RawMessage{env.Transaction}
+		list = []gjson.Result{env.transaction}
 	default:
 		return nil, providers.NotFound("no PaySage payment with this reference")
 	}
 	var best *transaction
-	for _, raw := range list {
-		t, err := parseTransaction(raw)
+	for _, v := range list {
+		t, err := checkedTransaction(v)
 		if err != nil {
 			return nil, err
 		}

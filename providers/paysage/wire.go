@@ -8,7 +8,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tidwall/gjson"
+
 	"github.com/caddy-payments/caddy-payments/providers"
+	"github.com/caddy-payments/caddy-payments/providers/internal/replyjson"
 )
 
 // transaction is the part of PaySage's transaction object the gateway
@@ -128,6 +131,10 @@ type envelope struct {
 	Message      json.RawMessage `json:"message"`
 	Errors       json.RawMessage `json:"errors"`
 	Response     json.RawMessage `json:"response"`
+
+	// The same members as decodeEnvelope read them (gjson), so that a
+	// transaction is not parsed twice; zero when read by encoding/json.
+	transaction, transactions, message, errors, response gjson.Result
 }
 
 // present reports whether a raw JSON member is there and not null.
@@ -138,14 +145,33 @@ func present(raw json.RawMessage) bool {
 
 // parseTransaction decodes and checks one transaction object.
 func parseTransaction(raw json.RawMessage) (*transaction, error) {
+	v, ok := replyjson.Parse(raw)
+	if !ok {
+		return nil, providers.Garbage("PaySage transaction is not the documented object")
+	}
+	return checkedTransaction(v)
+}
+
+// checkedTransaction decodes and checks one transaction object read by
+// gjson.
+func checkedTransaction(v gjson.Result) (*transaction, error) {
 	var t transaction
-	if err := json.Unmarshal(raw, &t); err != nil {
+	if !decodeTransaction(&t, v) {
 		return nil, providers.Garbage("PaySage transaction is not the documented object")
 	}
 	if err := t.check(); err != nil {
 		return nil, err
 	}
 	return &t, nil
+}
+
+// transactionOf is the transaction member of env, read by gjson once
+// (decodeEnvelope) or, for an envelope encoding/json read, now.
+func (e *envelope) transactionOf() (*transaction, error) {
+	if e.transaction.Exists() {
+		return checkedTransaction(e.transaction)
+	}
+	return parseTransaction(e.Transaction)
 }
 
 // nextAction converts form into the canonical next action: a GET redirect

@@ -54,7 +54,8 @@ func (p *Provider) newRequest(ctx context.Context, r request) (*http.Request, er
 }
 
 // call sends r through the host's Doer and decodes a 2xx JSON reply into
-// out (nil: any 2xx body is accepted unread). Any other status becomes a
+// out, an entity of wire.go (nil: any 2xx body is accepted unread; see
+// decodeEntity). Any other status becomes a
 // canonical error (errors.go); a 2xx body that is not the JSON expected is
 // Garbage (the call reached Razorpay, its outcome is unknown).
 func (p *Provider) call(ctx context.Context, do providers.Doer, r request, out any) (*providers.Reply, error) {
@@ -69,10 +70,8 @@ func (p *Provider) call(ctx context.Context, do providers.Doer, r request, out a
 	if reply.StatusCode < 200 || reply.StatusCode > 299 {
 		return nil, replyError(reply, r.fields)
 	}
-	if out != nil {
-		if err := json.Unmarshal(reply.Body, out); err != nil {
-			return nil, providers.Garbage("the Razorpay reply is not the JSON expected")
-		}
+	if !decodeEntity(reply.Body, out) {
+		return nil, providers.Garbage("the Razorpay reply is not the JSON expected")
 	}
 	return reply, nil
 }

@@ -12,15 +12,17 @@ import (
 // envelope is Razorpay's error body (reference §7.1). field, source,
 // step, reason and metadata may be absent or null.
 type envelope struct {
-	Error *struct {
-		Code        string          `json:"code"`
-		Description string          `json:"description"`
-		Field       string          `json:"field"`
-		Source      string          `json:"source"`
-		Step        string          `json:"step"`
-		Reason      string          `json:"reason"`
-		Metadata    json.RawMessage `json:"metadata"`
-	} `json:"error"`
+	Error *envelopeError `json:"error"`
+}
+
+type envelopeError struct {
+	Code        string          `json:"code"`
+	Description string          `json:"description"`
+	Field       string          `json:"field"`
+	Source      string          `json:"source"`
+	Step        string          `json:"step"`
+	Reason      string          `json:"reason"`
+	Metadata    json.RawMessage `json:"metadata"`
 }
 
 // Canonical names of the Razorpay request fields, per call, so an error
@@ -70,7 +72,7 @@ func canonicalField(field string, fields map[string]string) string {
 func replyError(reply *providers.Reply, fields map[string]string) *providers.Error {
 	status := reply.StatusCode
 	var env envelope
-	hasEnvelope := json.Unmarshal(reply.Body, &env) == nil && env.Error != nil &&
+	hasEnvelope := decodeEntity(reply.Body, &env) && env.Error != nil &&
 		(env.Error.Code != "" || env.Error.Description != "")
 	code, desc := "http_"+strconv.Itoa(status), http.StatusText(status)
 	if hasEnvelope {
