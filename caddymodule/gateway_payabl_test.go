@@ -22,24 +22,21 @@ const payablSecret = "b185" // the public payabl sandbox secret
 // (diagnose_accepted); the gateway must be right under either.
 var payablReadings = []string{"0", "2000"}
 
-// payablGateway starts Caddy in-process with the gateway, the embedded
-// sandbox (payabl, tx_diagnose reading `accepted`, notify_delay between the
-// two Trustly notifications) and a stand-in shop: the whole flow on
-// loopback.
-func payablGateway(t *testing.T, accepted string, notifyDelay time.Duration) *shop {
-	sh := newShop(t)
+// payablSite is a Caddyfile with the embedded sandbox (payabl, with the
+// given sandbox-wide and payabl-block options), the gateway on it (with
+// the given options, public_url among them) and the shop behind it.
+func payablSite(t *testing.T, sh *shop, sandboxOpts, sandboxPayablOpts, paymentsOpts string) string {
 	t.Setenv("PAYABL_TEST_SECRET", payablSecret)
 	t.Setenv("PAYMENTS_TEST_TOKEN", testToken)
 	t.Setenv("PAYMENTS_TEST_WHSEC", testWhsec)
-	loadCaddy(t, fmt.Sprintf(`
+	return fmt.Sprintf(`
 http://localhost:9080 {
 	payments_sandbox {
-		slow_delay 4s
-		notify_delay %s
+		%s
 		payabl {
 			merchant_id gateway_test
 			secret {env.PAYABL_TEST_SECRET}
-			diagnose_accepted %s
+			%s
 		}
 	}
 	payments {
@@ -50,14 +47,22 @@ http://localhost:9080 {
 		}
 		api_token {env.PAYMENTS_TEST_TOKEN}
 		forward_secret {env.PAYMENTS_TEST_WHSEC}
-		public_url http://localhost:9080
-		timeout 2s
-		retry_schedule 300ms 300ms
+		%s
 		storage_path %s
 	}
 	reverse_proxy %s
 }
-`, notifyDelay, accepted, filepath.Join(t.TempDir(), "state.db"), sh.srv.URL))
+`, sandboxOpts, sandboxPayablOpts, paymentsOpts, filepath.Join(t.TempDir(), "state.db"), sh.srv.URL)
+}
+
+// payablGateway starts Caddy in-process with the gateway, the embedded
+// sandbox (payabl, tx_diagnose reading `accepted`, notify_delay between the
+// two Trustly notifications) and a stand-in shop: the whole flow on
+// loopback.
+func payablGateway(t *testing.T, accepted string, notifyDelay time.Duration) *shop {
+	sh := newShop(t)
+	loadCaddy(t, payablSite(t, sh, fmt.Sprintf("slow_delay 4s\nnotify_delay %s", notifyDelay),
+		"diagnose_accepted "+accepted, "public_url http://localhost:9080\ntimeout 2s\nretry_schedule 300ms 300ms"))
 	return sh
 }
 
@@ -457,31 +462,7 @@ func payablEndToEnd(t *testing.T, reading string) {
 // once the shop accepted, so a shop outage leaves the retries to payabl.
 func TestPayablShopDownWithoutOutbox(t *testing.T) {
 	sh := newShop(t)
-	t.Setenv("PAYABL_TEST_SECRET", payablSecret)
-	t.Setenv("PAYMENTS_TEST_TOKEN", testToken)
-	t.Setenv("PAYMENTS_TEST_WHSEC", testWhsec)
-	loadCaddy(t, fmt.Sprintf(`
-http://localhost:9080 {
-	payments_sandbox {
-		payabl {
-			secret {env.PAYABL_TEST_SECRET}
-		}
-	}
-	payments {
-		provider payabl {
-			merchant_id gateway_test
-			secret {env.PAYABL_TEST_SECRET}
-			endpoint http://localhost:9080/sandbox/payabl/pay/backoffice
-		}
-		api_token {env.PAYMENTS_TEST_TOKEN}
-		forward_secret {env.PAYMENTS_TEST_WHSEC}
-		public_url http://localhost:9080
-		outbox off
-		storage_path %s
-	}
-	reverse_proxy %s
-}
-`, filepath.Join(t.TempDir(), "state.db"), sh.srv.URL))
+	loadCaddy(t, payablSite(t, sh, "", "", "public_url http://localhost:9080\noutbox off"))
 	_, tx := createPayabl(t, "ORD-P7", 4000)
 	sh.status.Store(503)
 	sandboxAction(t, tx, "approve")

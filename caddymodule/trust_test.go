@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -142,33 +141,7 @@ func TestNotifyLimiter(t *testing.T) {
 // genuine notifications would.
 func payablTrustGateway(t *testing.T) *shop {
 	sh := newShop(t)
-	t.Setenv("PAYABL_TEST_SECRET", payablSecret)
-	t.Setenv("PAYMENTS_TEST_TOKEN", testToken)
-	t.Setenv("PAYMENTS_TEST_WHSEC", testWhsec)
-	loadCaddy(t, fmt.Sprintf(`
-http://localhost:9080 {
-	payments_sandbox {
-		payabl {
-			merchant_id gateway_test
-			secret {env.PAYABL_TEST_SECRET}
-		}
-	}
-	payments {
-		provider payabl {
-			merchant_id gateway_test
-			secret {env.PAYABL_TEST_SECRET}
-			endpoint http://localhost:9080/sandbox/payabl/pay/backoffice
-		}
-		api_token {env.PAYMENTS_TEST_TOKEN}
-		forward_secret {env.PAYMENTS_TEST_WHSEC}
-		public_url http://127.0.0.1:9
-		timeout 2s
-		retry_schedule 300ms 300ms
-		storage_path %s
-	}
-	reverse_proxy %s
-}
-`, filepath.Join(t.TempDir(), "state.db"), sh.srv.URL))
+	loadCaddy(t, payablSite(t, sh, "", "", "public_url http://127.0.0.1:9\ntimeout 2s\nretry_schedule 300ms 300ms"))
 	return sh
 }
 
