@@ -171,9 +171,11 @@ type Handler struct {
 	// it) and its lifetime.
 	ctx         caddy.Context
 	outboxDepth *atomic.Int64
-	// fetchLimiter rate-limits notifications that cost a provider fetch
+	// fetchLimiter rate-limits unverifiable notifications (each costs a
+	// provider fetch), signedLimiter the authenticated ones that need a
+	// fetch, so that forged floods never starve genuine notifications
 	// (see notify_limit.go).
-	fetchLimiter *notifyLimiter
+	fetchLimiter, signedLimiter *notifyLimiter
 	// notifications counts notification outcomes by account and result.
 	notifications *prometheus.CounterVec
 	// transport is this gateway's own connection pool to its providers.
@@ -268,6 +270,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.outboxDepth = new(atomic.Int64)
 	h.fetchLimiter = newNotifyLimiter(h.names, bucketRule{fetchAccountBurst, fetchAccountEvery},
 		bucketRule{fetchRefBurst, fetchRefEvery}, fetchRefMax)
+	h.signedLimiter = newNotifyLimiter(h.names, bucketRule{signedAccountBurst, signedAccountEvery},
+		bucketRule{signedRefBurst, signedRefEvery}, fetchRefMax)
 	h.recon = newReconciler(h.ReconcileConcurrency, h.ReconcileRate)
 	if err := h.registerMetrics(ctx); err != nil {
 		return fmt.Errorf("registering metrics: %w", err)

@@ -15,7 +15,8 @@ import (
 //	caddy_payments_outbox_depth           events waiting for redelivery to the shop
 //	caddy_payments_notifications_total    notifications by account and result
 //	                                      (unmapped, suspect, tampered,
-//	                                      unconfirmed, rate_limited)
+//	                                      unconfirmed, needs_review,
+//	                                      rate_limited)
 func (h *Handler) registerMetrics(ctx caddy.Context) error {
 	h.notifications = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "caddy", Subsystem: "payments", Name: "notifications_total",

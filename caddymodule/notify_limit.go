@@ -20,15 +20,26 @@ import (
 //   - one per account: fetchAccountBurst at once, then one every
 //     fetchAccountEvery, a ceiling on what the account's provider is asked.
 //
+// Unverifiable notifications (anyone can send them) and authenticated ones
+// that need a fetch (a captured genuine notification replayed, at worst)
+// have limiters of their own, so no flood of forged notifications takes
+// anything from a genuine one; the authenticated budget is the larger.
+//
 // A limited notification is answered 429 with Retry-After, never 200, so
 // the provider sends it again later. The state is bounded: one bucket per
-// configured account and at most fetchRefMax per-object buckets.
+// configured account and at most fetchRefMax per-object buckets per
+// limiter.
 const (
 	fetchRefBurst     = 5
 	fetchRefEvery     = 10 * time.Second
 	fetchRefMax       = 10000
 	fetchAccountBurst = 200
 	fetchAccountEvery = 50 * time.Millisecond
+
+	signedRefBurst     = 10
+	signedRefEvery     = time.Second
+	signedAccountBurst = 1000
+	signedAccountEvery = 5 * time.Millisecond
 )
 
 // notifyLimiter holds the buckets.

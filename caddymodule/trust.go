@@ -91,7 +91,10 @@ func planTrust(n *providers.Notification, now time.Time) trustPlan {
 	case n.Trust.Object == providers.Unsigned:
 		return trustPlan{fetch: true, reason: fetchUnverifiable, keyFromFetch: true}
 	case !n.Fresh(now):
-		return trustPlan{fetch: true, reason: fetchStale}
+		// Its claims are bound to its signed fields like a fresh one's, so
+		// a fetch consistent with them confirms them (a credited
+		// notification that arrives late is still payabl's word).
+		return trustPlan{fetch: true, reason: fetchStale, allowConfirms: true}
 	case n.Trust.Status == providers.Unsigned:
 		return trustPlan{fetch: true, reason: fetchUnsigned, allowConfirms: true}
 	case n.Trust.Status == providers.SignedFields && movesMoney(n):

@@ -69,6 +69,15 @@ func (p *Provider) callMoney(ctx context.Context, do providers.Doer, op string, 
 	if err != nil && errors.As(err, &e) && e.ProviderCode != nil && strings.HasPrefix(*e.ProviderCode, "http_5") {
 		return nil, unknownOutcome(*e.ProviderCode, what)
 	}
+	if err != nil && errors.As(err, &e) && e.RequestSent == providers.SentUnknown {
+		// A timeout or a connection lost after sending: the same unknown
+		// outcome, never retryable (payabl has no idempotency key).
+		out := *e
+		out.Retryable = false
+		out.Message = e.Message + "; whether the " + what + " was made is unknown; do not retry: look the " + what +
+			" up by its reference first (" + lookupHint(what) + ")"
+		return nil, &out
+	}
 	if err != nil {
 		// A reply the Doer could not read (e.g. over its size limit).
 		return nil, lookUp(err, what)

@@ -271,8 +271,11 @@ func (p *Provider) GetPayment(ctx context.Context, do providers.Doer, ref string
 		return nil, err
 	}
 	if pay.Confirms == providers.StatusSucceeded {
-		if pay.Dispute, err = p.chargeback(ctx, do, ref, pay.CreatedAt); err != nil {
-			return nil, err
+		// The chargeback report is an extra: when it fails (payabl
+		// documents 504s on large ranges), the dispute stays unknown and
+		// the payment's own status is still what the fetch established.
+		if d, err := p.chargeback(ctx, do, ref, pay.CreatedAt); err == nil {
+			pay.Dispute = d
 		}
 	}
 	return pay, nil
@@ -308,8 +311,8 @@ func chargebackParams(created, now time.Time) url.Values {
 // date digits>" (issue_date when booking_date is empty): stable across
 // fetches, distinct per chargeback booked on another day. A report payabl
 // refuses for lack of permission (a non-retryable fault) cannot tell, so
-// it gives ""; any other failure is an error (the host answers the
-// notification with an error, so payabl retries it).
+// it gives ""; any other failure is an error, which GetPayment turns into
+// "no dispute known" (the payment itself stays readable).
 func (p *Provider) chargeback(ctx context.Context, do providers.Doer, ref string, created time.Time) (string, error) {
 	r, err := p.diagnose(ctx, do, chargebackParams(created, p.clock()))
 	if err != nil {

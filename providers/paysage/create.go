@@ -216,7 +216,7 @@ func (p *Provider) CreatePayment(ctx context.Context, do providers.Doer, req *pr
 	}
 	reply, err := p.call(ctx, do, http.MethodPost, pathPayments, w, p.requestID("payment", req.IdempotencyKey))
 	if err != nil {
-		return nil, err
+		return nil, noBlindRetry(err, req.IdempotencyKey != "", lookupPayment)
 	}
 	t, err := transactionReply(reply)
 	if err != nil {

@@ -240,6 +240,21 @@ func outcomeUnknown(err error, status int, lookup string) error {
 	return &out
 }
 
+// noBlindRetry makes a transport error whose outcome is unknown (a
+// timeout or a connection lost after sending) not retryable when the call
+// carried no idempotency key (PaySage's RequestID): a blind retry could
+// move the money twice. Other errors are returned as they are.
+func noBlindRetry(err error, keyed bool, lookup string) error {
+	e := providers.AsError(err)
+	if keyed || e.RequestSent != providers.SentUnknown || !e.Retryable {
+		return err
+	}
+	out := *e
+	out.Retryable = false
+	out.Message = e.Message + "; whether PaySage acted on the request is unknown: do not retry blindly; " + lookup
+	return &out
+}
+
 // Lookup advice for outcomeUnknown.
 const (
 	lookupPayment = "look the payment up by its reference (GET /payments?provider=<account>&reference=<reference>) before creating it again"

@@ -66,7 +66,7 @@ func (p *Provider) Refund(ctx context.Context, do providers.Doer, req *providers
 	}
 	reply, err := p.call(ctx, do, http.MethodPost, pathRefunds, w, p.requestID("refund", req.IdempotencyKey))
 	if err != nil {
-		return nil, err
+		return nil, noBlindRetry(err, req.IdempotencyKey != "", lookupRefund)
 	}
 	t, err := transactionReply(reply)
 	if err != nil {
