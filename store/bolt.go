@@ -730,8 +730,7 @@ func (b *Bolt) EnqueueEvent(ctx context.Context, e *OutboxEntry) (bool, error) {
 // claimers never get the same record; none at all (not even a read-only
 // one) when the first keys of the due-time indexes, kept in memory by the
 // committer, are not due. It reads the due records only, not the queue
-// (bolt_index.go). Used by the outbox and the
-// reconcile queues alike.
+// (bolt_index.go). Used by the outbox and the reconcile queues alike.
 func claimDue[T any](ctx context.Context, b *Bolt, buckets [][]byte, now time.Time, limit int, lease time.Duration, next func(*T) *time.Time) ([]*T, error) {
 	if err := b.ready(ctx); err != nil {
 		return nil, err
