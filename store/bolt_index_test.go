@@ -236,15 +236,23 @@ func TestBoltForeignWriteRebuildsDueIndexes(t *testing.T) {
 }
 
 // holdCommits makes the committer of b wait, before its next transaction,
-// until release is closed; it returns a function that reports how many
-// write functions are queued.
-func holdCommits(t *testing.T, b *Bolt) (release chan struct{}, queued func() int) {
+// until release is called (at the latest when the test ends); held is
+// closed once the committer waits. queued reports how many write
+// functions are queued.
+func holdCommits(t *testing.T, b *Bolt) (held chan struct{}, release func(), queued func() int) {
 	t.Helper()
-	release = make(chan struct{})
-	var once sync.Once
-	b.w.beforeTx = func() { once.Do(func() { <-release }) }
-	t.Cleanup(func() { b.w.beforeTx = nil })
-	return release, func() int {
+	held = make(chan struct{})
+	gate := make(chan struct{})
+	var once, releaseOnce sync.Once
+	b.w.beforeTx = func() {
+		once.Do(func() {
+			close(held)
+			<-gate
+		})
+	}
+	release = func() { releaseOnce.Do(func() { close(gate) }) }
+	t.Cleanup(release)
+	return held, release, func() int {
 		b.w.mu.Lock()
 		defer b.w.mu.Unlock()
 		return len(b.w.queue)
@@ -268,7 +276,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestBoltGroupCommit(t *testing.T) {
 	ctx := context.Background()
 	b := openInternal(t, filepath.Join(t.TempDir(), "state.db"))
-	release, queued := holdCommits(t, b)
+	held, release, queued := holdCommits(t, b)
 	commits0 := b.w.commits.Load()
 
 	const writers = 20
@@ -288,7 +296,7 @@ func TestBoltGroupCommit(t *testing.T) {
 	}
 	// The first writer's transaction is held; the others queue behind it.
 	start(0)
-	waitFor(t, "the first transaction", func() bool { return queued() == 0 })
+	<-held
 	for i := 1; i <= writers; i++ {
 		start(i)
 	}
@@ -297,7 +305,7 @@ func TestBoltGroupCommit(t *testing.T) {
 	if n := returned.Load(); n != 0 {
 		t.Fatalf("%d writers returned before their transaction was committed", n)
 	}
-	close(release)
+	release()
 	wg.Wait()
 	close(errs)
 	for err := range errs {
@@ -322,11 +330,11 @@ func TestBoltGroupCommitIsolatesFailures(t *testing.T) {
 	ctx := context.Background()
 	b := openInternal(t, filepath.Join(t.TempDir(), "state.db"))
 	now := time.Now().UTC()
-	release, queued := holdCommits(t, b)
+	held, release, queued := holdCommits(t, b)
 	// Hold the committer with a first write.
 	first := make(chan error, 1)
 	go func() { first <- b.MarkDelivered(ctx, "evt_first") }()
-	waitFor(t, "the first transaction", func() bool { return queued() == 0 })
+	<-held
 
 	type result struct {
 		name string
@@ -373,7 +381,7 @@ func TestBoltGroupCommitIsolatesFailures(t *testing.T) {
 		return err
 	})
 	waitFor(t, "queue", func() bool { return queued() == 5 })
-	close(release)
+	release()
 	if err := <-first; err != nil {
 		t.Fatal(err)
 	}
