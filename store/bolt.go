@@ -49,12 +49,18 @@ var ErrClosed = errors.New("store: closed")
 // until the old config let go — which it never does first.
 var dbPool = caddy.NewUsagePool()
 
-// sharedDB is the pooled value; the pool calls Destruct when its last user
-// is gone.
-type sharedDB struct{ db *bolt.DB }
+// sharedDB is the pooled value: the database and its committer (see
+// bolt_commit.go). The pool calls Destruct when its last user is gone.
+type sharedDB struct {
+	db *bolt.DB
+	w  *committer
+}
 
-// Destruct closes the database file.
-func (s *sharedDB) Destruct() error { return s.db.Close() }
+// Destruct commits what is queued and closes the database file.
+func (s *sharedDB) Destruct() error {
+	s.w.close()
+	return s.db.Close()
+}
 
 // Bolt is the embedded Store: a bbolt file, by default under Caddy's data
 // directory. Every method is one bbolt transaction, so the read-check-write
@@ -63,6 +69,7 @@ func (s *sharedDB) Destruct() error { return s.db.Close() }
 type Bolt struct {
 	key    string // absolute path: the pool key
 	db     *bolt.DB
+	w      *committer
 	closed atomic.Bool
 }
 
@@ -92,17 +99,24 @@ func OpenBolt(path string) (*Bolt, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &sharedDB{db: db}, nil
+		w, err := newCommitter(db)
+		if err != nil {
+			_ = db.Close()
+			return nil, fmt.Errorf("store: reading the due indexes of %s: %w", abs, err)
+		}
+		return &sharedDB{db: db, w: w}, nil
 	})
 	if err != nil {
 		// The pool already dropped the failed entry; calling Delete here
 		// could decrement a fresh entry created by someone else meanwhile.
 		return nil, err
 	}
-	return &Bolt{key: abs, db: val.(*sharedDB).db}, nil
+	shared := val.(*sharedDB)
+	return &Bolt{key: abs, db: shared.db, w: shared.w}, nil
 }
 
-// openDB does the actual bolt.Open and creates the buckets.
+// openDB does the actual bolt.Open, creates the buckets and (re)builds the
+// due-time indexes if needed (bolt_index.go).
 func openDB(abs string) (*bolt.DB, error) {
 	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
 		return nil, fmt.Errorf("store: creating directory for %s: %w", abs, err)
@@ -114,13 +128,14 @@ func openDB(abs string) (*bolt.DB, error) {
 		}
 		return nil, fmt.Errorf("store: opening %s: %w", abs, err)
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketPayments, bucketRefunds, bucketPayouts, bucketDelivered, bucketOnce, bucketIdem, bucketOutbox, bucketReconcile, bucketReconcileObjects, bucketAnnounced} {
+	err = writeTx(db, func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketPayments, bucketRefunds, bucketPayouts, bucketDelivered, bucketOnce, bucketIdem, bucketOutbox, bucketReconcile, bucketReconcileObjects, bucketAnnounced, bucketDueMeta} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
 		}
-		return nil
+		_, err := ensureDueIndexes(tx)
+		return err
 	})
 	if err != nil {
 		_ = db.Close()
@@ -139,13 +154,17 @@ func (b *Bolt) Close() error {
 	return err
 }
 
-// update and view run fn in one read-write or read-only transaction after
-// checking the handle and the context.
+// update runs fn in a write transaction, possibly shared with other
+// writers (group commit, bolt_commit.go), and returns once it is on disk;
+// view runs fn in a read-only transaction. Both check the handle and the
+// context first. A write function may run more than once (see
+// bolt_commit.go): it sets its results on every path, and returns
+// refuse(err) for an error found before it wrote anything.
 func (b *Bolt) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	if err := b.ready(ctx); err != nil {
 		return err
 	}
-	return b.db.Update(fn)
+	return b.w.do(fn)
 }
 
 func (b *Bolt) view(ctx context.Context, fn func(tx *bolt.Tx) error) error {
@@ -183,6 +202,15 @@ func save(tx *bolt.Tx, bucket []byte, id string, v any) error {
 		return fmt.Errorf("store: encoding %s record %q: %w", bucket, id, err)
 	}
 	return tx.Bucket(bucket).Put([]byte(id), data)
+}
+
+// refuseNotFound marks ErrNotFound, returned by a write function before
+// it wrote anything, as a refusal (see refuse).
+func refuseNotFound(err error) error {
+	if errors.Is(err, ErrNotFound) {
+		return refuse(err)
+	}
+	return err
 }
 
 // stamp fills in the history entry for a transition to status.
@@ -267,9 +295,10 @@ func (b *Bolt) ApplyPaymentStatus(ctx context.Context, id string, to providers.S
 	var out *PaymentRecord
 	var changed bool
 	err := b.update(ctx, func(tx *bolt.Tx) error {
+		out, changed = nil, false
 		rec, err := load[PaymentRecord](tx, bucketPayments, id)
 		if err != nil {
-			return err
+			return refuseNotFound(err)
 		}
 		out = rec
 		if !providers.CanTransition(rec.Status, to, confirmed) {
@@ -303,7 +332,7 @@ func (b *Bolt) ReserveRefund(ctx context.Context, paymentID, key string, amount 
 	err := b.update(ctx, func(tx *bolt.Tx) error {
 		rec, err := load[PaymentRecord](tx, bucketPayments, paymentID)
 		if err != nil {
-			return err
+			return refuseNotFound(err)
 		}
 		out = rec
 		if _, ok := rec.Refunds[key]; ok {
@@ -315,7 +344,7 @@ func (b *Bolt) ReserveRefund(ctx context.Context, paymentID, key string, amount 
 		}
 		// Compare as "amount > remaining" so a huge amount cannot overflow.
 		if amount > rec.Amount-sum {
-			return ErrRefundExceeds
+			return refuse(ErrRefundExceeds)
 		}
 		if rec.Refunds == nil {
 			rec.Refunds = make(map[string]int64)
@@ -336,7 +365,7 @@ func (b *Bolt) ReleaseRefund(ctx context.Context, paymentID, key string) (*Payme
 	err := b.update(ctx, func(tx *bolt.Tx) error {
 		rec, err := load[PaymentRecord](tx, bucketPayments, paymentID)
 		if err != nil {
-			return err
+			return refuseNotFound(err)
 		}
 		out = rec
 		if !release(rec, key) {
@@ -400,9 +429,10 @@ func (b *Bolt) ApplyRefundStatus(ctx context.Context, id string, to string, chan
 	var out *RefundRecord
 	var changed bool
 	err := b.update(ctx, func(tx *bolt.Tx) error {
+		out, changed = nil, false
 		rec, err := load[RefundRecord](tx, bucketRefunds, id)
 		if err != nil {
-			return err
+			return refuseNotFound(err)
 		}
 		out = rec
 		if !providers.CanTransitionRefund(rec.Status, to) {
@@ -483,9 +513,10 @@ func (b *Bolt) ApplyPayoutStatus(ctx context.Context, id string, to string, chan
 	var out *PayoutRecord
 	var changed bool
 	err := b.update(ctx, func(tx *bolt.Tx) error {
+		out, changed = nil, false
 		rec, err := load[PayoutRecord](tx, bucketPayouts, id)
 		if err != nil {
-			return err
+			return refuseNotFound(err)
 		}
 		out = rec
 		if !providers.CanTransitionPayout(rec.Status, to) {
@@ -562,6 +593,7 @@ func (b *Bolt) TakeOnce(ctx context.Context, key string) ([]byte, error) {
 	var out []byte
 	found := false
 	err := b.update(ctx, func(tx *bolt.Tx) error {
+		out, found = nil, false
 		bk := tx.Bucket(bucketOnce)
 		raw := bk.Get([]byte(key))
 		if raw == nil {
@@ -598,6 +630,7 @@ func (b *Bolt) BeginIdempotent(ctx context.Context, key, fingerprint string, ttl
 	var existing *IdempotencyRecord
 	started := false
 	err := b.update(ctx, func(tx *bolt.Tx) error {
+		existing, started = nil, false
 		bk := tx.Bucket(bucketIdem)
 		now := time.Now().UTC()
 		if raw := bk.Get([]byte(key)); raw != nil {
@@ -629,7 +662,7 @@ func (b *Bolt) FinishIdempotent(ctx context.Context, key string, status int, con
 		bk := tx.Bucket(bucketIdem)
 		raw := bk.Get([]byte(key))
 		if raw == nil {
-			return ErrNotFound
+			return refuse(ErrNotFound)
 		}
 		var rec IdempotencyRecord
 		if err := json.Unmarshal(raw, &rec); err != nil {
@@ -660,6 +693,7 @@ func (b *Bolt) EnqueueEvent(ctx context.Context, e *OutboxEntry) (bool, error) {
 	}
 	stored := false
 	err := b.update(ctx, func(tx *bolt.Tx) error {
+		stored = false
 		bk := tx.Bucket(bucketOutbox)
 		delivered := tx.Bucket(bucketDelivered)
 		if bk.Get([]byte(e.EventID)) != nil || delivered.Get([]byte(e.EventID)) != nil {
@@ -681,49 +715,63 @@ func (b *Bolt) EnqueueEvent(ctx context.Context, e *OutboxEntry) (bool, error) {
 		if err != nil {
 			return err
 		}
+		if _, err := putQueued(tx, bucketOutbox, []byte(e.EventID), raw, e.NextAt); err != nil {
+			return err
+		}
 		stored = true
-		return bk.Put([]byte(e.EventID), raw)
+		return nil
 	})
 	return stored && err == nil, err
 }
 
-// claimDue takes up to limit records of a queue bucket whose next time
-// (read through next) has come, and leases them: each is stored with its
-// next time pushed to now+lease and returned as it was. One transaction,
-// so two claimers never get the same record. Used by the outbox and the
-// reconcile queue alike.
-func claimDue[T any](ctx context.Context, b *Bolt, bucket []byte, now time.Time, limit int, lease time.Duration, next func(*T) *time.Time) ([]*T, error) {
+// claimDue takes up to limit due records of the queues (in order) and
+// leases them: each is stored with its next time (read through next)
+// pushed to now+lease and returned as it was. One transaction, so two
+// claimers never get the same record; none at all (not even a read-only
+// one) when the first keys of the due-time indexes, kept in memory by the
+// committer, are not due. It reads the due records only, not the queue
+// (bolt_index.go). Used by the outbox and the reconcile queues alike.
+func claimDue[T any](ctx context.Context, b *Bolt, buckets [][]byte, now time.Time, limit int, lease time.Duration, next func(*T) *time.Time) ([]*T, error) {
+	if err := b.ready(ctx); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		return nil, nil
+	}
+	bound := dueKey(now, nil)
+	var todo [][]byte
+	for _, bk := range buckets {
+		if b.w.mayBeDue(queueIndex(bk), bound) {
+			todo = append(todo, bk)
+		}
+	}
+	if len(todo) == 0 {
+		return nil, nil
+	}
 	var out []*T
 	err := b.update(ctx, func(tx *bolt.Tx) error {
-		bk := tx.Bucket(bucket)
-		c := bk.Cursor()
-		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
-			rec := new(T)
-			if err := json.Unmarshal(v, rec); err != nil {
-				return err
-			}
-			if next(rec).After(now) {
-				continue
-			}
-			claimed := *rec
-			*next(rec) = now.Add(lease)
-			raw, err := json.Marshal(rec)
+		out = nil
+		for _, bk := range todo {
+			got, err := claimTx(tx, bk, now, limit-len(out), lease, next)
 			if err != nil {
 				return err
 			}
-			if err := bk.Put(k, raw); err != nil {
-				return err
+			out = append(out, got...)
+			if len(out) >= limit {
+				break
 			}
-			out = append(out, &claimed)
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // ClaimDueEvents takes due entries and leases them, in one transaction.
 func (b *Bolt) ClaimDueEvents(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]*OutboxEntry, error) {
-	return claimDue(ctx, b, bucketOutbox, now, limit, lease, func(e *OutboxEntry) *time.Time { return &e.NextAt })
+	return claimDue(ctx, b, [][]byte{bucketOutbox}, now, limit, lease, func(e *OutboxEntry) *time.Time { return &e.NextAt })
 }
 
 // RescheduleEvent records a failed attempt.
@@ -732,7 +780,7 @@ func (b *Bolt) RescheduleEvent(ctx context.Context, eventID string, attempts int
 		bk := tx.Bucket(bucketOutbox)
 		raw := bk.Get([]byte(eventID))
 		if raw == nil {
-			return ErrNotFound
+			return refuse(ErrNotFound)
 		}
 		var e OutboxEntry
 		if err := json.Unmarshal(raw, &e); err != nil {
@@ -743,22 +791,24 @@ func (b *Bolt) RescheduleEvent(ctx context.Context, eventID string, attempts int
 		if err != nil {
 			return err
 		}
-		return bk.Put([]byte(eventID), out)
+		_, err = putQueued(tx, bucketOutbox, []byte(eventID), out, e.NextAt)
+		return err
 	})
 }
 
 // RemoveEvent deletes a delivered entry.
 func (b *Bolt) RemoveEvent(ctx context.Context, eventID string) error {
 	return b.update(ctx, func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketOutbox).Delete([]byte(eventID))
+		return deleteQueued(tx, bucketOutbox, []byte(eventID))
 	})
 }
 
-// OutboxDepth counts queued entries.
+// OutboxDepth counts queued entries: a counter kept with the due index,
+// not a walk of the queue.
 func (b *Bolt) OutboxDepth(ctx context.Context) (int, error) {
 	n := 0
 	err := b.view(ctx, func(tx *bolt.Tx) error {
-		n = tx.Bucket(bucketOutbox).Stats().KeyN
+		n = outboxLen(tx)
 		return nil
 	})
 	return n, err
@@ -782,26 +832,22 @@ func (b *Bolt) ScheduleCheck(ctx context.Context, c *ReconcileCheck) error {
 		return err
 	}
 	return b.update(ctx, func(tx *bolt.Tx) error {
-		return tx.Bucket(checkBucket(c.ID)).Put([]byte(c.ID), raw)
+		_, err := putQueued(tx, checkBucket(c.ID), []byte(c.ID), raw, c.NextAt)
+		return err
 	})
 }
 
 // ClaimDueChecks takes due checks and leases them: payment checks first,
-// then refund and payout checks, each queue in one transaction.
+// then refund and payout checks, in one transaction (none when nothing is
+// due).
 func (b *Bolt) ClaimDueChecks(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]*ReconcileCheck, error) {
-	next := func(c *ReconcileCheck) *time.Time { return &c.NextAt }
-	out, err := claimDue(ctx, b, bucketReconcile, now, limit, lease, next)
-	if err != nil || len(out) >= limit {
-		return out, err
-	}
-	more, err := claimDue(ctx, b, bucketReconcileObjects, now, limit-len(out), lease, next)
-	return append(out, more...), err
+	return claimDue(ctx, b, [][]byte{bucketReconcile, bucketReconcileObjects}, now, limit, lease, func(c *ReconcileCheck) *time.Time { return &c.NextAt })
 }
 
 // DoneCheck removes an object's reconcile check.
 func (b *Bolt) DoneCheck(ctx context.Context, id string) error {
 	return b.update(ctx, func(tx *bolt.Tx) error {
-		return tx.Bucket(checkBucket(id)).Delete([]byte(id))
+		return deleteQueued(tx, checkBucket(id), []byte(id))
 	})
 }
 

@@ -31,6 +31,13 @@ func openTemp(t *testing.T) (*store.Bolt, string) {
 func TestBoltSuite(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
 		b, _ := openTemp(t)
+		// After each test of the suite, the due-time indexes must say what
+		// the queues say.
+		t.Cleanup(func() {
+			if err := store.CheckDueIndexes(b); err != nil {
+				t.Errorf("due indexes out of step: %v", err)
+			}
+		})
 		return b
 	})
 }
