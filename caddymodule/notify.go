@@ -510,30 +510,21 @@ func (h *Handler) refundEvent(ctx context.Context, name string, p providers.Prov
 	unknownFacts := !known && (n.Trust.Amount == providers.Unsigned || n.Trust.Reference == providers.Unsigned)
 	var got *providers.Refund
 	if plan.fetch || unknownFacts {
-		var ferr error = providers.NotSupported("provider %s cannot report refunds", name)
-		if refunder, ok := p.(providers.Refunder); ok {
-			got, ferr = refunder.GetRefund(ctx, h.doer, n.ProviderRef)
-		}
-		switch {
-		case ferr == nil:
-			if plan.fetch {
-				if got.Status != status {
-					h.logger.Warn("notification's claim not confirmed by the provider; forwarding what the provider says",
-						zap.String("provider", name), zap.String("refund_id", id), zap.String("claimed", status),
-						zap.String("fetched", got.Status), zap.String("reason", plan.reason))
-				}
-				status, eventType = got.Status, "refund."+got.Status
+		c, err := h.confirmClaim(name, "refund", id, n, plan, unknownFacts, func() (string, string, error) {
+			refunder, ok := p.(providers.Refunder)
+			if !ok {
+				return "", "", providers.NotSupported("provider %s cannot report refunds", name)
 			}
-			if plan.keyFromFetch {
-				key = fetchedKey("refund", n.ProviderRef, got.Status, got.ProviderStatus, "")
+			var err error
+			if got, err = refunder.GetRefund(ctx, h.doer, n.ProviderRef); err != nil {
+				return "", "", err
 			}
-		case cannotTell(ferr) && plan.fieldSigned && !unknownFacts:
-			// The provider cannot be asked: the field-signed claim stands.
-		case cannotTell(ferr) || (plan.keyFromFetch && gone(ferr)):
-			return h.unconfirmed(name, "refund", id, "the provider cannot confirm the refund")
-		default:
-			return nil, ferr
+			return got.Status, got.ProviderStatus, nil
+		}, nil)
+		if err != nil || c.skip {
+			return nil, err
 		}
+		status, eventType, key = c.status, c.eventType, c.key
 	}
 
 	var f facts
@@ -604,15 +595,21 @@ func (h *Handler) payoutEvent(ctx context.Context, name string, p providers.Prov
 	unknownFacts := !known && (n.Trust.Amount == providers.Unsigned || n.Trust.Reference == providers.Unsigned)
 	var got *providers.Payout
 	if plan.fetch || unknownFacts {
-		var ferr error = providers.NotSupported("provider %s cannot report payouts", name)
-		if sender, ok := p.(providers.PayoutSender); ok {
-			got, ferr = sender.GetPayout(ctx, h.doer, n.ProviderRef)
-		}
-		switch {
-		case ferr == nil:
+		c, err := h.confirmClaim(name, "payout", id, n, plan, unknownFacts, func() (string, string, error) {
+			sender, ok := p.(providers.PayoutSender)
+			if !ok {
+				return "", "", providers.NotSupported("provider %s cannot report payouts", name)
+			}
+			var err error
+			if got, err = sender.GetPayout(ctx, h.doer, n.ProviderRef); err != nil {
+				return "", "", err
+			}
+			return got.Status, got.ProviderStatus, nil
+		}, func(fetched string) claimVerdict {
 			switch {
-			case !plan.fetch:
-			case plan.keyFromFetch && status == providers.PayoutFailed && got.Status == providers.PayoutSucceeded:
+			case status != providers.PayoutFailed || fetched != providers.PayoutSucceeded:
+				return fetchDecides
+			case plan.keyFromFetch:
 				// payabl's only documented payout failure notice cannot be
 				// verified, and whether tx_diagnose of a failed payout
 				// stops reading 0 is undocumented: the fetch cannot tell a
@@ -620,32 +617,21 @@ func (h *Handler) payoutEvent(ctx context.Context, name string, p providers.Prov
 				h.logger.Error("NEEDS REVIEW: an unverifiable payout failure notice, but the provider's fetch reads paid; not forwarded, check the payout with the provider",
 					zap.String("provider", name), zap.String("payout_id", id))
 				h.countNotification(name, "needs_review")
-				return nil, nil
-			case plan.fieldSigned && known && rec.Status == providers.PayoutSucceeded &&
-				status == providers.PayoutFailed && got.Status == providers.PayoutSucceeded:
+				return claimDropped
+			case plan.fieldSigned && known && rec.Status == providers.PayoutSucceeded:
 				// A bank return after the payout was paid: the original
 				// transaction may well still read as paid, so the fetch
 				// cannot tell, and the signed claim stands (a reversal).
 				h.logger.Info("signed payout failure after success; the provider's fetch still reads paid: taken as a reversal",
 					zap.String("provider", name), zap.String("payout_id", id))
-			default:
-				if got.Status != status {
-					h.logger.Warn("notification's claim not confirmed by the provider; forwarding what the provider says",
-						zap.String("provider", name), zap.String("payout_id", id), zap.String("claimed", status),
-						zap.String("fetched", got.Status), zap.String("reason", plan.reason))
-				}
-				status, eventType = got.Status, "payout."+got.Status
+				return claimStands
 			}
-			if plan.keyFromFetch {
-				key = fetchedKey("payout", n.ProviderRef, got.Status, got.ProviderStatus, "")
-			}
-		case cannotTell(ferr) && plan.fieldSigned && !unknownFacts:
-			// The provider cannot be asked: the field-signed claim stands.
-		case cannotTell(ferr) || (plan.keyFromFetch && gone(ferr)):
-			return h.unconfirmed(name, "payout", id, "the provider cannot confirm the payout")
-		default:
-			return nil, ferr
+			return fetchDecides
+		})
+		if err != nil || c.skip {
+			return nil, err
 		}
+		status, eventType, key = c.status, c.eventType, c.key
 	}
 	if known && rec.Status == providers.PayoutSucceeded && status == providers.PayoutFailed {
 		// A bank can return a payout days after it was paid out (payabl
@@ -702,6 +688,70 @@ func (h *Handler) payoutEvent(ctx context.Context, name string, p providers.Prov
 		return nil, nil
 	}
 	return &eventOutcome{data: out, eventType: eventType, key: key}, nil
+}
+
+// claimVerdict is what a refund's or payout's own rule makes of a fetch
+// that contradicts the notification (see confirmClaim).
+type claimVerdict int
+
+const (
+	fetchDecides claimVerdict = iota // the fetched status is the fact
+	claimStands                      // the fetch cannot tell: the signed claim stands
+	claimDropped                     // neither is trusted: nothing is forwarded
+)
+
+// claimCheck is what confirmClaim established.
+type claimCheck struct {
+	status, eventType, key string
+	// skip says the notification is acknowledged and not forwarded.
+	skip bool
+}
+
+// confirmClaim applies the trust plan to a refund or payout notification
+// whose status (or, without a record, whose facts) must come from the
+// provider: fetch reads the object and returns its status. A status the
+// fetch contradicts is replaced by the fetched one unless decide (may be
+// nil) says otherwise. A provider that cannot answer (NotSupported) leaves
+// a field-signed claim standing; otherwise, and for an unverifiable
+// notification about an object the provider does not know, nothing is
+// forwarded.
+func (h *Handler) confirmClaim(name, object, id string, n *providers.Notification, plan trustPlan, unknownFacts bool,
+	fetch func() (status, providerStatus string, err error), decide func(fetched string) claimVerdict) (claimCheck, error) {
+	c := claimCheck{status: n.Status, eventType: n.EventType, key: n.EventKey}
+	fetched, providerStatus, err := fetch()
+	switch {
+	case err == nil:
+	case cannotTell(err) && plan.fieldSigned && !unknownFacts:
+		return c, nil // the provider cannot be asked: the field-signed claim stands
+	case cannotTell(err) || (plan.keyFromFetch && gone(err)):
+		_, _ = h.unconfirmed(name, object, id, "the provider cannot confirm the "+object)
+		return claimCheck{skip: true}, nil
+	default:
+		return c, err
+	}
+	if plan.keyFromFetch {
+		c.key = fetchedKey(object, n.ProviderRef, fetched, providerStatus, "")
+	}
+	if !plan.fetch {
+		return c, nil
+	}
+	verdict := fetchDecides
+	if decide != nil && fetched != c.status {
+		verdict = decide(fetched)
+	}
+	switch verdict {
+	case claimDropped:
+		return claimCheck{skip: true}, nil
+	case claimStands:
+		return c, nil
+	}
+	if fetched != c.status {
+		h.logger.Warn("notification's claim not confirmed by the provider; forwarding what the provider says",
+			zap.String("provider", name), zap.String(object+"_id", id), zap.String("claimed", c.status),
+			zap.String("fetched", fetched), zap.String("reason", plan.reason))
+	}
+	c.status, c.eventType = fetched, object+"."+fetched
+	return c, nil
 }
 
 // waitRefund reads a refund record. Providers may notify about a refund

@@ -6,9 +6,7 @@ package caddymodule
 import (
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -66,29 +64,7 @@ func disputedIn(evs []map[string]any) bool {
 // A partial chargeback (the notification's amount is the dispute's, not
 // the payment's) is forwarded, once.
 func TestReview2PartialChargebackForwarded(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(chbPayablAPI))
-	t.Cleanup(srv.Close)
-	sh := newShop(t)
-	t.Setenv("PAYABL_TEST_SECRET", payablSecret)
-	t.Setenv("PAYMENTS_TEST_TOKEN", testToken)
-	t.Setenv("PAYMENTS_TEST_WHSEC", testWhsec)
-	loadCaddy(t, fmt.Sprintf(`
-http://localhost:9080 {
-	payments {
-		provider payabl {
-			merchant_id gateway_test
-			secret {env.PAYABL_TEST_SECRET}
-			endpoint %s/pay/backoffice
-		}
-		api_token {env.PAYMENTS_TEST_TOKEN}
-		forward_secret {env.PAYMENTS_TEST_WHSEC}
-		public_url http://127.0.0.1:9
-		timeout 2s
-		storage_path %s
-	}
-	reverse_proxy %s
-}
-`, srv.URL, filepath.Join(t.TempDir(), "state.db"), sh.srv.URL))
+	sh := payablGatewayOn(t, http.HandlerFunc(chbPayablAPI))
 	id := providers.EncodeID(providers.KindPayment, "payabl", "111")
 	now := time.Now().Unix()
 	if code, _ := postNote(t, payablNote("111", "capture", "2000", fmt.Sprint(now-20),

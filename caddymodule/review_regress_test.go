@@ -110,6 +110,13 @@ func (a *reviewPayablAPI) count() int {
 
 func reviewPayablGateway(t *testing.T) (*shop, *reviewPayablAPI) {
 	api := &reviewPayablAPI{}
+	return payablGatewayOn(t, api), api
+}
+
+// payablGatewayOn starts the gateway with one payabl account whose API is
+// api (a stand-in on loopback); the notification URL it gives payabl
+// leads nowhere, so the test alone speaks for payabl.
+func payablGatewayOn(t *testing.T, api http.Handler) *shop {
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
 	sh := newShop(t)
@@ -133,7 +140,7 @@ http://localhost:9080 {
 	reverse_proxy %s
 }
 `, srv.URL, filepath.Join(t.TempDir(), "state.db"), sh.srv.URL))
-	return sh, api
+	return sh
 }
 
 // Replays of a captured signed notification whose claim needs a fetch
