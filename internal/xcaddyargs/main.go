@@ -1,0 +1,144 @@
+// Command xcaddyargs prints the xcaddy build arguments that xcaddy.json
+// records, after checking that the README's "Build a Caddy with the plugin"
+// section gives the same build, and (with -modules) the plugin's module IDs
+// from the README's module table, one per line. .ci/xcaddy-check uses it to
+// build Caddy with xcaddy exactly as the README and xcaddy.json say.
+//
+// Usage (from the repository root):
+//
+//	go run ./internal/xcaddyargs            # build v2.11.9 --with … --replace …
+//	go run ./internal/xcaddyargs -modules   # http.handlers.payments …
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+)
+
+// manifest is the part of xcaddy.json (xcaddy's Builder shape) a build needs.
+type manifest struct {
+	CaddyVersion string `json:"caddy_version"`
+	Plugins      []struct {
+		ModulePath string `json:"module_path"`
+		Version    string `json:"version"`
+	} `json:"plugins"`
+	Replacements []struct {
+		Old string `json:"old"`
+		New string `json:"new"`
+	} `json:"replacements"`
+}
+
+// buildArgs turns the manifest into xcaddy's command line, after "xcaddy".
+func buildArgs(data []byte) ([]string, error) {
+	var m manifest
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("reading xcaddy.json: %w", err)
+	}
+	if !regexp.MustCompile(`^v2\.\d+\.\d+$`).MatchString(m.CaddyVersion) {
+		return nil, fmt.Errorf("xcaddy.json: caddy_version %q is not a v2.x.y release", m.CaddyVersion)
+	}
+	if len(m.Plugins) == 0 {
+		return nil, errors.New("xcaddy.json: no plugins")
+	}
+	args := []string{"build", m.CaddyVersion}
+	for _, p := range m.Plugins {
+		w := p.ModulePath
+		if p.Version != "" {
+			w += "@" + p.Version
+		}
+		args = append(args, "--with", w)
+	}
+	for _, r := range m.Replacements {
+		args = append(args, "--replace", r.Old+"="+r.New)
+	}
+	return args, nil
+}
+
+// readmeArgs returns the arguments of the first `xcaddy build` command in
+// the README (a shell block whose lines may end in a backslash).
+func readmeArgs(readme string) ([]string, error) {
+	i := strings.Index(readme, "\nxcaddy build ")
+	if i < 0 {
+		return nil, errors.New("README: no `xcaddy build` command")
+	}
+	rest := readme[i+1:]
+	var cmd strings.Builder
+	for _, line := range strings.Split(rest, "\n") {
+		line = strings.TrimSpace(line)
+		cont := strings.HasSuffix(line, "\\")
+		cmd.WriteString(strings.TrimSuffix(line, "\\"))
+		cmd.WriteString(" ")
+		if !cont {
+			break
+		}
+	}
+	f := strings.Fields(cmd.String())
+	return f[1:], nil // after "xcaddy"
+}
+
+// moduleIDs returns the module IDs of the README's module table (rows that
+// start with a back-quoted http.* ID).
+func moduleIDs(readme string) []string {
+	var ids []string
+	re := regexp.MustCompile("^\\| `(http\\.[a-z0-9_.]+)` \\|")
+	for _, line := range strings.Split(readme, "\n") {
+		if m := re.FindStringSubmatch(line); m != nil {
+			ids = append(ids, m[1])
+		}
+	}
+	return ids
+}
+
+// check compares the two descriptions of the build.
+func check(manifestJSON []byte, readme string) ([]string, error) {
+	want, err := buildArgs(manifestJSON)
+	if err != nil {
+		return nil, err
+	}
+	got, err := readmeArgs(readme)
+	if err != nil {
+		return nil, err
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		return nil, fmt.Errorf("the README's xcaddy command (xcaddy %s) differs from xcaddy.json's build (xcaddy %s)",
+			strings.Join(got, " "), strings.Join(want, " "))
+	}
+	return want, nil
+}
+
+func main() {
+	modules := flag.Bool("modules", false, "print the plugin's module IDs from the README's module table instead")
+	flag.Parse()
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		fail(err)
+	}
+	if *modules {
+		ids := moduleIDs(string(readme))
+		if len(ids) == 0 {
+			fail(errors.New("README: no module table"))
+		}
+		fmt.Println(strings.Join(ids, "\n"))
+		return
+	}
+	data, err := os.ReadFile("xcaddy.json")
+	if err != nil {
+		fail(err)
+	}
+	args, err := check(data, string(readme))
+	if err != nil {
+		fail(err)
+	}
+	fmt.Println(strings.Join(args, " "))
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "xcaddyargs:", err)
+	os.Exit(1)
+}
