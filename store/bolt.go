@@ -629,21 +629,34 @@ func (b *Bolt) BeginIdempotent(ctx context.Context, key, fingerprint string, ttl
 		return nil, false, providers.Invalid("ttl", "ttl must be positive")
 	}
 	var existing *IdempotencyRecord
+	taken := func(tx *bolt.Tx) error {
+		existing = nil
+		raw := tx.Bucket(bucketIdem).Get([]byte(key))
+		if raw == nil {
+			return nil
+		}
+		var rec IdempotencyRecord
+		if err := json.Unmarshal(raw, &rec); err != nil {
+			return err
+		}
+		if time.Now().Before(rec.Expires) {
+			existing = &rec
+		}
+		return nil
+	}
+	// A key that is taken (a replay, a conflict) is answered from a read:
+	// no write transaction, no fsync. Only a free key is claimed in one.
+	if err := b.view(ctx, taken); err != nil || existing != nil {
+		return existing, false, err
+	}
 	started := false
 	err := b.update(ctx, func(tx *bolt.Tx) error {
-		existing, started = nil, false
+		started = false
+		if err := taken(tx); err != nil || existing != nil {
+			return err
+		}
 		bk := tx.Bucket(bucketIdem)
 		now := time.Now().UTC()
-		if raw := bk.Get([]byte(key)); raw != nil {
-			var rec IdempotencyRecord
-			if err := json.Unmarshal(raw, &rec); err != nil {
-				return err
-			}
-			if now.Before(rec.Expires) {
-				existing = &rec
-				return nil
-			}
-		}
 		raw, err := json.Marshal(IdempotencyRecord{Fingerprint: fingerprint, Started: now, Expires: now.Add(ttl)})
 		if err != nil {
 			return err
