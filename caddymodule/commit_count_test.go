@@ -8,9 +8,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+
+	"github.com/caddy-payments/caddy-payments/providers"
 	"github.com/caddy-payments/caddy-payments/providers/fake"
 	"github.com/caddy-payments/caddy-payments/store"
 )
@@ -160,5 +164,46 @@ func TestRequestWritesAreOneCommit(t *testing.T) {
 		if !have[want] {
 			t.Fatalf("no reconcile check for %s (checks %v)", want, have)
 		}
+	}
+}
+
+// TestCommitAnswerKeepsTheRecordWithoutItsKey: when the idempotency key
+// is gone by the time the create commits (a Redis that evicts keys), the
+// record and its check are still stored; only the answer is not.
+func TestCommitAnswerKeepsTheRecordWithoutItsKey(t *testing.T) {
+	db, err := store.OpenBolt(filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	h := &Handler{store: db, logger: zap.NewNop(), now: time.Now, maxBodySize: defaultMaxBody,
+		doer: &providers.HTTPDoer{Timeout: time.Second}}
+	ctx := context.Background()
+	create := func(w http.ResponseWriter, r *http.Request) error {
+		if err := db.AbandonIdempotent(ctx, "idem:payments:k-gone"); err != nil { // evicted meanwhile
+			t.Fatal(err)
+		}
+		now := time.Now().UTC()
+		wr := &store.Writes{
+			Payment: &store.PaymentRecord{ID: "pay_acct_gone", Provider: "acct", Amount: 100, Currency: "EUR", Status: "requires_action", CreatedAt: now},
+			Checks:  []*store.ReconcileCheck{{ID: "pay_acct_gone", Provider: "acct", NextAt: now.Add(time.Minute), Created: now}},
+		}
+		answer, _ := encodeAnswer(map[string]any{"id": "pay_acct_gone", "object": "payment"})
+		if err := h.commitAnswer(ctx, r, wr, http.StatusCreated, answer); err != nil {
+			t.Errorf("commitAnswer: %v", err)
+		}
+		return writeAnswer(w, http.StatusCreated, answer)
+	}
+	r := httptest.NewRequest(http.MethodPost, "/payments", strings.NewReader(`{"amount":100}`))
+	r.Header.Set("Idempotency-Key", "k-gone")
+	rec := httptest.NewRecorder()
+	if err := h.withIdempotency(rec, r, "payments", create); err != nil || rec.Code != http.StatusCreated {
+		t.Fatalf("create: %v, %d %s", err, rec.Code, rec.Body)
+	}
+	if _, err := db.GetPayment(ctx, "pay_acct_gone"); err != nil {
+		t.Fatalf("the record was lost with its idempotency key: %v", err)
+	}
+	if checks, _ := db.ClaimDueChecks(ctx, time.Now().Add(time.Hour), 10, time.Minute); len(checks) != 1 {
+		t.Fatalf("%d reconcile checks stored, want 1", len(checks))
 	}
 }
