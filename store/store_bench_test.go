@@ -109,20 +109,21 @@ func benchSeed(i int) (*PaymentRecord, *OutboxEntry, *ReconcileCheck) {
 // indexes, outbox length, announcements), then opens it with OpenBolt.
 func openBoltBench(b *testing.B, n int) benchTarget {
 	b.Helper()
+	start := time.Now()
 	path := filepath.Join(b.TempDir(), "state.db")
 	db, err := openDB(path)
 	if err != nil {
 		b.Fatal(err)
 	}
 	const chunk = 50_000
-	for start := 0; start < n; start += chunk {
+	for from := 0; from < n; from += chunk {
 		err := writeTx(db, func(tx *bolt.Tx) error {
 			// Keys are added in order: fill pages instead of splitting them
 			// half empty.
 			for _, name := range [][]byte{bucketPayments, bucketOutbox, bucketOutboxDue, bucketAnnounced, bucketReconcile, bucketReconcileDue} {
 				tx.Bucket(name).FillPercent = 0.9
 			}
-			for i := start; i < min(n, start+chunk); i++ {
+			for i := from; i < min(n, from+chunk); i++ {
 				pay, ev, c := benchSeed(i)
 				if err := save(tx, bucketPayments, pay.ID, pay); err != nil {
 					return err
@@ -164,7 +165,7 @@ func openBoltBench(b *testing.B, n int) benchTarget {
 		}
 	}
 	if fi, err := os.Stat(path); err == nil {
-		b.Logf("bolt n=%d: file %d MB", n, fi.Size()>>20)
+		b.Logf("bolt n=%d: file %d MB, seeded in %s", n, fi.Size()>>20, time.Since(start).Round(time.Millisecond))
 	}
 	return benchTarget{s: s, putPayments: func(recs []*PaymentRecord) error {
 		return s.update(context.Background(), func(tx *bolt.Tx) error {
@@ -184,6 +185,7 @@ func openBoltBench(b *testing.B, n int) benchTarget {
 func openRedisBench(b *testing.B, addr string, n int) benchTarget {
 	b.Helper()
 	ctx := context.Background()
+	began := time.Now()
 	r, err := OpenRedis(RedisOptions{Addr: addr, KeyPrefix: fmt.Sprintf("bench%d:", n)})
 	if err != nil {
 		b.Fatal(err)
@@ -228,7 +230,7 @@ func openRedisBench(b *testing.B, addr string, n int) benchTarget {
 	if mem, err := r.client.Info(ctx, "memory").Result(); err == nil {
 		for line := range strings.Lines(mem) {
 			if strings.HasPrefix(line, "used_memory_human:") {
-				b.Logf("redis n=%d: %s", n, strings.TrimSpace(line))
+				b.Logf("redis n=%d: %s, seeded in %s", n, strings.TrimSpace(line), time.Since(began).Round(time.Millisecond))
 			}
 		}
 	}
