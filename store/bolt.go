@@ -128,6 +128,10 @@ func openDB(abs string) (*bolt.DB, error) {
 		}
 		return nil, fmt.Errorf("store: opening %s: %w", abs, err)
 	}
+	if err := migrateBoltFormat(db, abs); err != nil { // format.go
+		_ = db.Close()
+		return nil, err
+	}
 	err = writeTx(db, func(tx *bolt.Tx) error {
 		for _, name := range [][]byte{bucketPayments, bucketRefunds, bucketPayouts, bucketDelivered, bucketOnce, bucketIdem, bucketOutbox, bucketReconcile, bucketReconcileObjects, bucketAnnounced, bucketDueMeta} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
