@@ -398,6 +398,7 @@ type memstats struct {
 	heapAlloc  float64 // go_memstats_heap_alloc_bytes
 	heapInuse  float64 // go_memstats_heap_inuse_bytes
 	goroutines float64 // go_goroutines
+	nextGC     float64 // go_memstats_next_gc_bytes: the heap goal, twice the heap live after the last GC (GOGC 100)
 	outbox     float64 // caddy_payments_outbox_depth (-1 if absent)
 }
 
@@ -430,6 +431,8 @@ func readMemstats(adminPort int) (memstats, error) {
 			found++
 		case "go_memstats_heap_inuse_bytes":
 			m.heapInuse, _ = strconv.ParseFloat(strings.TrimSpace(val), 64)
+		case "go_memstats_next_gc_bytes":
+			m.nextGC, _ = strconv.ParseFloat(strings.TrimSpace(val), 64)
 		case "go_goroutines":
 			m.goroutines, _ = strconv.ParseFloat(strings.TrimSpace(val), 64)
 		case "caddy_payments_outbox_depth":

@@ -169,6 +169,9 @@ func run(o options) int {
 		more, err = b.separate()
 		rows = append(rows, more...)
 		b.loadavg[2] = loadavg1()
+		if len(more) > 0 {
+			b.notes = append(b.notes, "Load average at the end: "+b.loadavg[2]+".")
+		}
 	}
 	fmt.Println(table(rows))
 	fmt.Println(footer)
@@ -686,8 +689,8 @@ func (b *bench) footer() string {
 		loadDesc = fmt.Sprintf("open loop at %d requests/s (%d workers to start)", b.o.rate, b.o.workers)
 	}
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "%s per scenario and side, %s; %d CPUs (GOMAXPROCS %d), load average %s before and %s after, %s, %s/%s; Caddy: %s.\n",
-		b.o.duration, loadDesc, runtime.NumCPU(), runtime.GOMAXPROCS(0), b.loadavg[0], b.loadavg[1],
+	fmt.Fprintf(&sb, "%s per scenario and side, %s; gateway store: %s; %d CPUs (GOMAXPROCS %d), load average %s before and %s after the side-by-side scenarios, %s, %s/%s; Caddy: %s.\n",
+		b.o.duration, loadDesc, b.st, runtime.NumCPU(), runtime.GOMAXPROCS(0), b.loadavg[0], b.loadavg[1],
 		runtime.Version(), runtime.GOOS, runtime.GOARCH,
 		map[bool]string{true: "built from this tree", false: b.bin}[b.built])
 	fmt.Fprintf(&sb, "Caddy log: %d error lines, %d warnings; events forwarded to the shop: payabl %d, razorpay %d, paysage %d.\n",

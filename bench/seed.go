@@ -61,7 +61,7 @@ func (s storage) directive() string {
 
 func (s storage) String() string {
 	if s.redis != "" {
-		return fmt.Sprintf("redis %s, key prefix %s", s.redis, s.prefix)
+		return fmt.Sprintf("Redis (the benchmark's redis-server at %s, AOF fsync everysec), key prefix %s", s.redis, s.prefix)
 	}
 	return "bolt file " + s.path
 }

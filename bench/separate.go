@@ -126,6 +126,7 @@ func (b *bench) seeded() (row, error) {
 type heapSample struct {
 	at                   time.Duration // since the soak started
 	heapAlloc, heapInuse float64
+	nextGC               float64
 	rssMiB, goroutines   float64
 	mallocs              float64
 }
@@ -135,12 +136,14 @@ type heapSample struct {
 // of 200 payments created before, one a payabl notification (the
 // sandbox's own, for a payment the soak created and the benchmark, as the
 // customer, approved; a GET when none is ready). It samples the gateway's
-// Go heap (go_memstats_heap_alloc_bytes and heap_inuse from /metrics; a
-// forced GC is not available remotely) every 10s (every twelfth of a soak
-// shorter than 2 minutes) and compares the median of the samples of the
-// first minute with that of the last minute (first and last quarter of a
-// soak shorter than 4 minutes): the median of several readings taken at
-// random points of the GC cycle is steadier than any single one.
+// Go heap from /metrics every 2s (every thirtieth of a soak shorter than a
+// minute) and compares the median of the samples of the first minute with
+// that of the last minute (first and last quarter of a soak shorter than
+// 4 minutes). A forced GC is not available remotely, so heap_alloc is read
+// at random points of the GC cycle (a saw tooth between the live heap and
+// twice it): the median of some thirty readings is steadier than any one.
+// Beside it, half of go_memstats_next_gc_bytes (the heap goal, set at each
+// GC to twice the heap then live, GOGC 100) tracks the live heap itself.
 func (b *bench) soak() (row, error) {
 	say := func(s string) { fmt.Fprintln(os.Stderr, "bench:", s) }
 	rate := b.o.soakRate
@@ -212,7 +215,7 @@ func (b *bench) soak() (row, error) {
 			}
 		}
 	}
-	every := min(10*time.Second, b.o.soak/12)
+	every := min(2*time.Second, b.o.soak/30)
 	window := min(time.Minute, b.o.soak/4)
 	var samples []heapSample
 	var smu sync.Mutex
@@ -236,7 +239,7 @@ func (b *bench) soak() (row, error) {
 			}
 			rss, _ := rssKiB(pid)
 			smu.Lock()
-			samples = append(samples, heapSample{at: time.Since(start), heapAlloc: m.heapAlloc, heapInuse: m.heapInuse,
+			samples = append(samples, heapSample{at: time.Since(start), heapAlloc: m.heapAlloc, heapInuse: m.heapInuse, nextGC: m.nextGC,
 				rssMiB: float64(rss) / 1024, goroutines: m.goroutines, mallocs: m.mallocs})
 			smu.Unlock()
 		}
@@ -277,6 +280,7 @@ func (b *bench) soak() (row, error) {
 	}
 	alloc := func(x heapSample) float64 { return x.heapAlloc / (1 << 20) }
 	inuse := func(x heapSample) float64 { return x.heapInuse / (1 << 20) }
+	live := func(x heapSample) float64 { return x.nextGC / 2 / (1 << 20) }
 	pct := func(a, z float64) string { return fmt.Sprintf("%+.1f%%", 100*(z-a)/a) }
 	peak := 0.0
 	for _, x := range samples {
@@ -284,8 +288,9 @@ func (b *bench) soak() (row, error) {
 	}
 	a0, a1 := med(first, alloc), med(last, alloc)
 	i0, i1 := med(first, inuse), med(last, inuse)
-	text := fmt.Sprintf("Go heap (heap_alloc) median of the first %s %.1f MiB → last %s %.1f MiB: **%s** · heap_inuse %.1f → %.1f MiB (%s) · peak heap_alloc %.1f MiB · RSS %.0f → %.0f MiB · goroutines %.0f → %.0f · load %s",
-		window, a0, window, a1, pct(a0, a1), i0, i1, pct(i0, i1), peak,
+	l0, l1 := med(first, live), med(last, live)
+	text := fmt.Sprintf("Go heap (heap_alloc) median of the first %s %.1f MiB → last %s %.1f MiB: **%s** · live after GC (next_gc/2) %.1f → %.1f MiB (%s) · heap_inuse %.1f → %.1f MiB (%s) · peak heap_alloc %.1f MiB · RSS %.0f → %.0f MiB · goroutines %.0f → %.0f · load %s",
+		window, a0, window, a1, pct(a0, a1), l0, l1, pct(l0, l1), i0, i1, pct(i0, i1), peak,
 		med(first, func(x heapSample) float64 { return x.rssMiB }), med(last, func(x heapSample) float64 { return x.rssMiB }),
 		med(first, func(x heapSample) float64 { return x.goroutines }), med(last, func(x heapSample) float64 { return x.goroutines }),
 		s.cell())
