@@ -19,8 +19,18 @@
 //     signed with the sandbox's secrets, one per transaction, replayed to
 //     the gateway (each once) and to the plain proxy (which forwards to
 //     the shop);
-//   - idle CPU and RSS of the Caddy process, empty and with -pending
-//     payments seeded through the API, none of them due.
+//   - p99 added at half throughput (-half-rate): after each closed-loop
+//     create and notification run, an open-loop run of both sides at half
+//     the plain proxy's measured throughput;
+//   - idle CPU, RSS and Go heap of the Caddy process, empty and after the
+//     scenarios;
+//   - then, with the gateway alone in a Caddy process (separate.go): the
+//     heap soak (-soak) and the idle measurement with -seed-payments
+//     pending payments and -seed-events queued events written straight
+//     into a fresh store (seed.go), none of them due.
+//
+// -storage redis runs the gateway on the Redis store, with a redis-server
+// the benchmark starts (redis.go).
 //
 // It prints one Markdown table: throughput, p50 and p99 per side, the
 // throughput ratio gateway/plain, and Go allocations per request of the
@@ -31,6 +41,8 @@
 // failed answers), never because of a ratio.
 //
 //	go run ./bench                 # 5s per scenario, 16 concurrent clients
+//	go run ./bench -soak 10m       # and the heap soak
+//	go run ./bench -storage redis  # the gateway on Redis
 //	go run ./bench -smoke          # a few hundred ms per scenario (CI)
 package main
 
