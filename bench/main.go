@@ -543,6 +543,9 @@ func (b *bench) halfLoad(plain side) (load, bool) {
 // its note gives the p99 the gateway adds.
 func halfRow(what string, l load, gw, plain side, note string) row {
 	n := fmt.Sprintf("open loop at %s/s, half the plain proxy's throughput: **p99 added %s**", group(int64(l.rate)), msSigned(gw.p99-plain.p99))
+	if gw.rps < 0.95*float64(l.rate) {
+		n += fmt.Sprintf("; the gateway did not keep up (%s/s answered)", rate(gw.rps))
+	}
 	if note != "" {
 		n += "; " + note
 	}

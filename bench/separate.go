@@ -31,15 +31,16 @@ func (b *bench) separate() ([]row, error) {
 	say("stopping the side-by-side Caddy; starting the sandbox and the shop in a Caddy of their own")
 	b.caddy.stop()
 	var err error
-	if b.up, err = startCaddy(b.bin, b.dir, "upstreams", upstreams(b.p, b.dir, b.capture.url), b.s.env(),
-		[]waitFor{adminReady(b.p.upAdmin), sandboxReady(b.p)}); err != nil {
+	if b.p.upAdmin, err = freePort(); err != nil {
+		return nil, err
+	}
+	if b.up, err = b.startAlone("upstreams", nil); err != nil {
 		return nil, err
 	}
 	var rows []row
 	if b.o.soak > 0 {
 		say("starting the gateway alone for the soak (" + b.st.String() + ")")
-		if b.gwOnly, err = startCaddy(b.bin, b.dir, "gateway-soak", gatewayOnly(b.p, b.dir, b.capture.url, b.st), b.s.env(),
-			[]waitFor{adminReady(b.p.admin), gatewayReady(b.p)}); err != nil {
+		if b.gwOnly, err = b.startAlone("gateway-soak", &b.st); err != nil {
 			return rows, err
 		}
 		r, err := b.soak()
@@ -57,6 +58,35 @@ func (b *bench) separate() ([]row, error) {
 		rows = append(rows, r)
 	}
 	return rows, nil
+}
+
+// startAlone starts the upstreams (st nil) or the gateway alone on st.
+// The ports of the side-by-side run are reused, but the admin API's port
+// is picked afresh when it was taken meanwhile (the load generator's
+// client connections use the same ephemeral range).
+func (b *bench) startAlone(name string, st *storage) (*caddyProc, error) {
+	for attempt := 1; ; attempt++ {
+		text := upstreams(b.p, b.dir, b.capture.url)
+		waits := []waitFor{adminReady(b.p.upAdmin), sandboxReady(b.p)}
+		if st != nil {
+			text = gatewayOnly(b.p, b.dir, b.capture.url, *st)
+			waits = []waitFor{adminReady(b.p.admin), gatewayReady(b.p)}
+		}
+		c, err := startCaddy(b.bin, b.dir, name, text, b.s.env(), waits)
+		if err == nil || attempt == 3 || !strings.Contains(err.Error(), "administration endpoint: listen tcp") {
+			return c, err
+		}
+		port, perr := freePort()
+		if perr != nil {
+			return nil, err
+		}
+		fmt.Fprintf(os.Stderr, "bench: %s: the admin port was taken; trying port %d\n", name, port)
+		if st == nil {
+			b.p.upAdmin = port
+		} else {
+			b.p.admin = port
+		}
+	}
 }
 
 // seeded seeds a fresh store (a new bolt file, or a new Redis key
@@ -89,8 +119,7 @@ func (b *bench) seeded() (row, error) {
 	say("seeded: " + res.String())
 	b.notes = append(b.notes, "Seed for the last idle row: "+res.String()+", into "+st.String()+
 		" before the gateway opened it, through the store package's PutPayment, ScheduleCheck and EnqueueEvent.")
-	if b.gwOnly, err = startCaddy(b.bin, b.dir, "gateway-seeded", text, b.s.env(),
-		[]waitFor{adminReady(b.p.admin), gatewayReady(b.p)}); err != nil {
+	if b.gwOnly, err = b.startAlone("gateway-seeded", &st); err != nil {
 		return row{}, err
 	}
 	idle, err := b.idle(b.gwOnly)
