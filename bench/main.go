@@ -100,7 +100,7 @@ func main() {
 	flag.DurationVar(&o.maxTime, "max-time", 45*time.Minute, "stop (and fail) after this long whatever happens (the soak's length is added)")
 	flag.BoolVar(&o.smoke, "smoke", false, "for CI: 300 ms per scenario, 4 clients, half-rate runs at most 200/s, 300 payments and 30 events seeded, no soak")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (Caddyfiles, Caddy logs, state, redis) for inspection")
-	flag.StringVar(&o.profile, "profile", "", "write a CPU profile of Caddy for each gateway scenario into this directory (go tool pprof -top <file>)")
+	flag.StringVar(&o.profile, "profile", "", "write a CPU profile of Caddy for each gateway scenario into this directory (go tool pprof -top <file>), and the gateway's heap profile after the soak's first and last minute")
 	flag.BoolVar(&o.halfRate, "half-rate", true, "after the closed-loop create and notification runs, an open-loop run of each side at half the plain proxy's measured throughput, for the p99 the gateway adds")
 	flag.IntVar(&o.seedPayments, "seed-payments", 1_000_000, "pending payments (each with its reconcile check, none due) written straight into a fresh store for the last idle measurement; 0 with -seed-events 0: none")
 	flag.IntVar(&o.seedEvents, "seed-events", 100_000, "queued outbox events (none due) seeded with -seed-payments")

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -250,6 +251,7 @@ func (b *bench) soak() (row, error) {
 	var smu sync.Mutex
 	stop := make(chan struct{})
 	sampled := make(chan struct{})
+	firstHeap := false
 	start := time.Now()
 	pid := b.gwOnly.cmd.Process.Pid
 	go func() {
@@ -267,6 +269,10 @@ func (b *bench) soak() (row, error) {
 				continue
 			}
 			rss, _ := rssKiB(pid)
+			if !firstHeap && time.Since(start) >= window {
+				firstHeap = true
+				b.heapProfile("soak-heap-first")
+			}
 			smu.Lock()
 			samples = append(samples, heapSample{at: time.Since(start), heapAlloc: m.heapAlloc, heapInuse: m.heapInuse, nextGC: m.nextGC,
 				rssMiB: float64(rss) / 1024, goroutines: m.goroutines, mallocs: m.mallocs})
@@ -279,6 +285,7 @@ func (b *bench) soak() (row, error) {
 	s := sl.run("soak-gw", tr, each)
 	close(stop)
 	<-sampled
+	b.heapProfile("soak-heap-last")
 	close(toApprove)
 	approvers.Wait()
 	if s.requests == 0 {
@@ -333,4 +340,29 @@ func (b *bench) soak() (row, error) {
 	b.notes = append(b.notes, "Soak heap_alloc samples (MiB): "+strings.Join(series, ", ")+".")
 	return row{name: fmt.Sprintf("heap soak, gateway alone, %s open loop at %s/s: payabl creates, GETs and notifications",
 		b.o.soak, group(int64(rate))), text: text}, nil
+}
+
+// heapProfile writes the gateway's heap profile (the admin API's
+// /debug/pprof/heap) to <-profile>/<name>.pprof when -profile is set:
+// `go tool pprof -sample_index=inuse_space -base soak-heap-first.pprof
+// soak-heap-last.pprof` shows what grew during the soak.
+func (b *bench) heapProfile(name string) {
+	if b.o.profile == "" {
+		return
+	}
+	client := &http.Client{Timeout: 30 * time.Second}
+	resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/heap", b.p.admin))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench: heap profile:", err)
+		return
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		fmt.Fprintf(os.Stderr, "bench: heap profile %s: %d %v\n", name, resp.StatusCode, err)
+		return
+	}
+	if err := os.WriteFile(filepath.Join(b.o.profile, name+".pprof"), body, 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: heap profile:", err)
+	}
 }
