@@ -120,7 +120,7 @@ func main() {
 		os.Exit(2)
 	}
 	if o.soak > 0 && o.soak < 20*time.Second {
-		fmt.Fprintln(os.Stderr, "bench: -soak needs at least 20s (it samples the heap every 10s, or every twelfth of the soak)")
+		fmt.Fprintln(os.Stderr, "bench: -soak needs at least 20s (it compares heap samples of its first and last quarter, taken every thirtieth of it)")
 		os.Exit(2)
 	}
 	o.maxTime += o.soak
