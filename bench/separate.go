@@ -245,7 +245,7 @@ func (b *bench) soak() (row, error) {
 			}
 		}
 	}
-	every := min(2*time.Second, b.o.soak/30)
+	every := min(2*time.Second, b.o.soak/30).Round(10 * time.Millisecond)
 	window := min(time.Minute, b.o.soak/4)
 	var samples []heapSample
 	var smu sync.Mutex
