@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -292,10 +291,10 @@ var browserProviders = []browserProvider{
 // console error or throws, and all of it works with JavaScript disabled.
 func TestBrowserCheckout(t *testing.T) {
 	browser := startChromium(t)
+	sh := browserGateway(t)
 	t.Run("the tab sees console errors, exceptions and CSP violations, and none without JavaScript", func(t *testing.T) {
 		browserWatchCheck(t, browser)
 	})
-	sh := browserGateway(t)
 	shopURL := sh.srv.URL
 	n := 0
 	for _, p := range browserProviders {
@@ -425,9 +424,7 @@ func browserPay(t *testing.T, browser context.Context, sh *shop, shopURL string,
 	if pr := tab.Problems(); len(pr) > 0 {
 		t.Fatalf("console errors or exceptions on the pages: %q (documents %q)", pr, docs)
 	}
-	if os.Getenv("BROWSER_TEST_VERBOSE") != "" {
-		t.Logf("documents: %q", docs)
-	}
+	t.Logf("documents: %q", docs)
 }
 
 // browserWatchCheck shows that the checks of browserPay can fail: a page
@@ -440,6 +437,8 @@ func browserWatchCheck(t *testing.T, browser context.Context) {
 		switch r.URL.Path {
 		case "/errors":
 			fmt.Fprint(w, `<!doctype html><title>errors</title><script>console.error("boom-console")</script><script>throw new Error("boom-throw")</script>`)
+		case "/favicon.ico":
+			w.WriteHeader(http.StatusNoContent) // the browser may ask; a 404 would be a logged error
 		case "/csp":
 			w.Header().Set("Content-Security-Policy", "default-src 'none'")
 			fmt.Fprint(w, `<!doctype html><title>csp</title><script>document.title = "ran"</script>`)
