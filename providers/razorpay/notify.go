@@ -1,7 +1,6 @@
 package razorpay
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/caddy-payments/caddy-payments/providers"
+	"github.com/caddy-payments/caddy-payments/providers/internal/eventjson"
 )
 
 // Webhook headers (reference §9.1).
@@ -230,36 +230,15 @@ func (p *Provider) VerifyNotification(in *providers.IncomingNotification) (*prov
 // ProviderEvent.
 var maskedFields = map[string]bool{"account_number": true, "iban": true, "bank_account_number": true}
 
-// providerEvent decodes the (already verified) body for the forwarded
-// event, masking bank account numbers. Webhook bodies carry no secret and
-// no signature (those are headers); numbers stay json.Number so amounts
-// are not turned into floats.
-func providerEvent(body []byte) map[string]any {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
-		return nil
-	}
-	mask(m)
-	return m
-}
+// eventRules mask bank account numbers (string values) at any depth.
+// Webhook bodies carry no secret and no signature (those are headers).
+var eventRules = &eventjson.Rules{Mask: maskedFields}
 
-func mask(v any) {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, x := range t {
-			if s, ok := x.(string); ok && maskedFields[strings.ToLower(k)] {
-				t[k] = providers.MaskAccount(s)
-				continue
-			}
-			mask(x)
-		}
-	case []any:
-		for _, x := range t {
-			mask(x)
-		}
-	}
+// providerEvent is the (already verified) body for the forwarded event, as
+// raw JSON, with bank account numbers masked. Number literals are copied
+// byte for byte, so amounts are not turned into floats.
+func providerEvent(body []byte) json.RawMessage {
+	return eventjson.Scrub(body, eventRules)
 }
 
 // Acknowledge implements providers.Provider: Razorpay wants any 2xx

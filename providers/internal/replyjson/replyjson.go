@@ -231,6 +231,10 @@ func Text(v gjson.Result) (string, bool) {
 	return unquote(v.Raw)
 }
 
+// Unquote is a JSON string literal (quotes included) as encoding/json
+// unquotes it; false when raw is not a valid literal.
+func Unquote(raw string) (string, bool) { return unquote(raw) }
+
 // unquote is encoding/json's unquote of a string literal (decode.go
 // unquoteBytes, BSD licence, The Go Authors): a literal without escapes
 // and with valid UTF-8 is returned as a substring, without copying.
