@@ -66,6 +66,12 @@ func namesOf(t reflect.Type) map[string]reflect.Type {
 	fields := map[string]reflect.Type{}
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
+		if f.Anonymous {
+			// encoding/json promotes an embedded struct's fields, which
+			// findUnknown does not: no fast path for such a type.
+			fields = nil
+			break
+		}
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 		if name == "-" || !f.IsExported() {
 			continue
