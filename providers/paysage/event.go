@@ -34,3 +34,9 @@ var eventRules = &eventjson.Rules{Drop: secretKeys, Mask: accountKeys, MaskOther
 func providerEvent(body []byte) json.RawMessage {
 	return eventjson.Scrub(body, eventRules)
 }
+
+// providerEventOfValid is providerEvent of a body decodeEnvelope has just
+// read (so valid JSON: not validated again).
+func providerEventOfValid(body []byte) json.RawMessage {
+	return eventjson.ScrubValid(body, eventRules)
+}

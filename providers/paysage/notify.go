@@ -148,7 +148,7 @@ func (p *Provider) VerifyNotification(n *providers.IncomingNotification) (*provi
 		At:              t.stated(),
 		MaxAge:          notificationWindow,
 		EventKey:        eventKey(t.UID, t.Status, n.Body),
-		ProviderEvent:   providerEvent(n.Body),
+		ProviderEvent:   providerEventOfValid(n.Body),
 	}
 	// The amount is given only when it is a well-formed integer in a known
 	// currency; it is signed only with a signature (see claims).

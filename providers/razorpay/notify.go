@@ -196,7 +196,7 @@ func (p *Provider) VerifyNotification(in *providers.IncomingNotification) (*prov
 			Amount: providers.SignedBody, Reference: providers.SignedBody, Time: providers.SignedBody},
 		At:             at,
 		MaxAge:         webhookWindow,
-		ProviderEvent:  providerEvent(in.Body),
+		ProviderEvent:  providerEventOfValid(in.Body),
 		ProviderStatus: ev.Event,
 	}
 	var pay *payment
@@ -283,6 +283,12 @@ var eventRules = &eventjson.Rules{Mask: maskedFields}
 // byte for byte, so amounts are not turned into floats.
 func providerEvent(body []byte) json.RawMessage {
 	return eventjson.Scrub(body, eventRules)
+}
+
+// providerEventOfValid is providerEvent of a body decodeEvent has just
+// read (so valid JSON: not validated again).
+func providerEventOfValid(body []byte) json.RawMessage {
+	return eventjson.ScrubValid(body, eventRules)
 }
 
 // Acknowledge implements providers.Provider: Razorpay wants any 2xx

@@ -53,8 +53,18 @@ type Rules struct {
 // Strings with invalid UTF-8 have each invalid byte replaced with U+FFFD,
 // as encoding/json's decoding would; nothing else is rewritten.
 func Scrub(body []byte, r *Rules) json.RawMessage {
+	if !replyjson.Valid(body) {
+		return nil
+	}
+	return ScrubValid(body, r)
+}
+
+// ScrubValid is Scrub of a body the caller has just found valid with
+// replyjson (replyjson.Valid, or Parse returning true), which it does not
+// check again. A body that is not valid JSON is a programming error here.
+func ScrubValid(body []byte, r *Rules) json.RawMessage {
 	i := skipWS(body, 0)
-	if i >= len(body) || body[i] != '{' || !replyjson.Valid(body) {
+	if i >= len(body) || body[i] != '{' {
 		return nil
 	}
 	s := scrubber{in: body, r: r, out: make([]byte, 0, len(body)), utf8OK: utf8.Valid(body)}
