@@ -64,6 +64,7 @@ func freePort() (int, error) {
 // ports are the loopback ports of one run.
 type ports struct {
 	admin, sandbox, shop, gateway, plain int
+	upAdmin                              int // the upstreams process's admin API
 }
 
 // secrets are fresh per run: the sandbox and the gateway read them from
@@ -94,81 +95,120 @@ func (s secrets) env() []string {
 // text, so passthrough moves a realistic body.
 var shopPage = strings.Repeat("Stand-in shop page for the load benchmark. ", 48)
 
-// caddyfile is the one Caddy process of a run: the sandbox (S), the
-// stand-in shop (H), the gateway (G, payments in front of the shop) and the
-// plain site (P: reverse_proxy to the same sandbox and shop). public is the
-// gateway's public_url: the benchmark's own capture server, so the
-// sandbox's notifications come to the benchmark, which replays them.
-func caddyfile(p ports, dir, public string) string {
+// The Caddyfile of a Caddy start is made of these parts. The side-by-side
+// scenarios run one Caddy process with all of them: the sandbox (S), the
+// stand-in shop (H), the gateway (G, payments in front of the shop) and
+// the plain site (P: reverse_proxy to the same sandbox and shop). public
+// is the gateway's public_url: the benchmark's own capture server, so the
+// sandbox's notifications come to the benchmark, which replays them. The
+// soak and the seeded idle measurement run the gateway alone in one
+// process (gatewayOnly) and the sandbox and the shop in another
+// (upstreams), so that the gateway's CPU, RSS and Go heap are its own (the
+// sandbox keeps every payment it was asked for in memory).
+
+// caddyfile is the one process of the side-by-side scenarios.
+func caddyfile(p ports, dir, public string, st storage) string {
+	return globalBlock(p.admin, filepath.Join(dir, "certmagic")) + sandboxSite(p, public) + shopSite(p) +
+		gatewaySite(p, public, st) + plainSite(p)
+}
+
+// upstreams is the sandbox and the shop in a process of their own.
+func upstreams(p ports, dir, public string) string {
+	return globalBlock(p.upAdmin, filepath.Join(dir, "certmagic-up")) + sandboxSite(p, public) + shopSite(p)
+}
+
+// gatewayOnly is the gateway in a process of its own.
+func gatewayOnly(p ports, dir, public string, st storage) string {
+	return globalBlock(p.admin, filepath.Join(dir, "certmagic")) + gatewaySite(p, public, st)
+}
+
+func globalBlock(admin int, certDir string) string {
 	return fmt.Sprintf(`{
-	admin 127.0.0.1:%[1]d
+	admin 127.0.0.1:%d
 	persist_config off
 	auto_https off
 	skip_install_trust
 	grace_period 1ns
-	storage file_system %[6]s
+	storage file_system %s
+}
+`, admin, certDir)
 }
 
-http://127.0.0.1:%[2]d {
+func sandboxSite(p ports, public string) string {
+	return fmt.Sprintf(`
+http://127.0.0.1:%[1]d {
 	bind 127.0.0.1
 	payments_sandbox {
 		slow_delay 3s
 		payabl {
-			merchant_id %[8]s
+			merchant_id %[3]s
 			secret {env.BENCH_PAYABL_SECRET}
 		}
 		razorpay {
-			key_id %[9]s
+			key_id %[4]s
 			key_secret {env.BENCH_RZP_KEY_SECRET}
 			webhook_secret {env.BENCH_RZP_WEBHOOK_SECRET}
-			webhook_url %[7]s/notifications/razorpay
+			webhook_url %[2]s/notifications/razorpay
 		}
 		paysage {
-			shop_id %[10]s
+			shop_id %[5]s
 			secret_key {env.BENCH_PAYSAGE_SECRET_KEY}
 		}
 	}
 }
-
-http://127.0.0.1:%[3]d {
-	bind 127.0.0.1
-	respond /shop/* "%[12]s" 200
-	respond "ok" 200
+`, p.sandbox, public, payablMerchant, rzpKeyID, paysageShopID)
 }
 
-http://127.0.0.1:%[4]d {
+func shopSite(p ports) string {
+	return fmt.Sprintf(`
+http://127.0.0.1:%d {
+	bind 127.0.0.1
+	respond /shop/* "%s" 200
+	respond "ok" 200
+}
+`, p.shop, shopPage)
+}
+
+func gatewaySite(p ports, public string, st storage) string {
+	return fmt.Sprintf(`
+http://127.0.0.1:%[1]d {
 	bind 127.0.0.1
 	payments {
 		provider payabl {
-			merchant_id %[8]s
+			merchant_id %[5]s
 			secret {env.BENCH_PAYABL_SECRET}
 			endpoint http://127.0.0.1:%[2]d/sandbox/payabl/pay/backoffice
 		}
 		provider razorpay {
-			key_id %[9]s
+			key_id %[6]s
 			key_secret {env.BENCH_RZP_KEY_SECRET}
 			webhook_secret {env.BENCH_RZP_WEBHOOK_SECRET}
-			account_id %[13]s
+			account_id %[9]s
 			endpoint http://127.0.0.1:%[2]d/sandbox/razorpay
 		}
 		provider paysage {
-			shop_id %[10]s
+			shop_id %[7]s
 			secret_key {env.BENCH_PAYSAGE_SECRET_KEY}
-			public_key %[11]s
+			public_key %[8]s
 			test
 			endpoint http://127.0.0.1:%[2]d/sandbox/paysage
 		}
 		api_token {env.BENCH_API_TOKEN}
 		forward_secret {env.BENCH_WHSEC}
-		public_url %[7]s
+		public_url %[4]s
 		timeout 10s
 		reconcile_schedule 1h
-		storage_path %[14]s
+		%[10]s
 	}
 	reverse_proxy 127.0.0.1:%[3]d
 }
+`, p.gateway, p.sandbox, p.shop, public, payablMerchant, rzpKeyID, paysageShopID, paysagePublicKey(),
+		rzpAccountID, st.directive())
+}
 
-http://127.0.0.1:%[5]d {
+func plainSite(p ports) string {
+	return fmt.Sprintf(`
+http://127.0.0.1:%[1]d {
 	bind 127.0.0.1
 	handle /sandbox/* {
 		reverse_proxy 127.0.0.1:%[2]d
@@ -177,27 +217,32 @@ http://127.0.0.1:%[5]d {
 		reverse_proxy 127.0.0.1:%[3]d
 	}
 }
-`, p.admin, p.sandbox, p.shop, p.gateway, p.plain,
-		filepath.Join(dir, "certmagic"), public,
-		payablMerchant, rzpKeyID, paysageShopID, paysagePublicKey(),
-		shopPage, rzpAccountID, filepath.Join(dir, "state.db"))
+`, p.plain, p.sandbox, p.shop)
 }
 
 // caddyProc is the running Caddy.
 type caddyProc struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-	log  string
+	cmd     *exec.Cmd
+	done    chan struct{}
+	log     string
+	stopped bool // stop was called: its exit is no failure
 }
 
-// startCaddy runs bin with the Caddyfile in dir and waits until the admin
-// API, the sandbox and the gateway answer.
-func startCaddy(bin, dir string, p ports, env []string, public string) (*caddyProc, error) {
-	file := filepath.Join(dir, "Caddyfile")
-	if err := os.WriteFile(file, []byte(caddyfile(p, dir, public)), 0o600); err != nil {
+// waitFor is an answer startCaddy waits for.
+type waitFor struct {
+	url  string
+	want int
+}
+
+// startCaddy writes text as dir/<name>.Caddyfile, runs bin with it
+// (logging to dir/<name>.log) and waits until every URL of waits answers
+// as wanted.
+func startCaddy(bin, dir, name, text string, env []string, waits []waitFor) (*caddyProc, error) {
+	file := filepath.Join(dir, name+".Caddyfile")
+	if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
 		return nil, err
 	}
-	logPath := filepath.Join(dir, "caddy.log")
+	logPath := filepath.Join(dir, name+".log")
 	f, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
@@ -217,24 +262,31 @@ func startCaddy(bin, dir string, p ports, env []string, public string) (*caddyPr
 		f.Close()
 		close(c.done)
 	}()
-	for _, w := range []struct {
-		url  string
-		want int
-	}{
-		{fmt.Sprintf("http://127.0.0.1:%d/config/", p.admin), 200},
-		{fmt.Sprintf("http://127.0.0.1:%d/sandbox/payabl/_sandbox/payments", p.sandbox), 200},
-		{fmt.Sprintf("http://127.0.0.1:%d/payments", p.gateway), http.StatusUnauthorized},
-		{fmt.Sprintf("http://127.0.0.1:%d/shop/", p.plain), 200},
-	} {
+	for _, w := range waits {
 		if err := c.waitHTTP(w.url, w.want, 60*time.Second); err != nil {
 			c.stop()
-			return nil, fmt.Errorf("%v\n---- caddy log:\n%s", err, c.tail(30))
+			return nil, fmt.Errorf("%v\n---- caddy log (%s):\n%s", err, name, c.tail(30))
 		}
 	}
 	return c, nil
 }
 
+func adminReady(port int) waitFor {
+	return waitFor{fmt.Sprintf("http://127.0.0.1:%d/config/", port), 200}
+}
+
+func sandboxReady(p ports) waitFor {
+	return waitFor{fmt.Sprintf("http://127.0.0.1:%d/sandbox/payabl/_sandbox/payments", p.sandbox), 200}
+}
+
+func gatewayReady(p ports) waitFor {
+	return waitFor{fmt.Sprintf("http://127.0.0.1:%d/payments", p.gateway), http.StatusUnauthorized}
+}
+
 func (c *caddyProc) exited() bool {
+	if c == nil {
+		return false
+	}
 	select {
 	case <-c.done:
 		return true
@@ -263,7 +315,11 @@ func (c *caddyProc) waitHTTP(url string, want int, timeout time.Duration) error 
 
 // stop ends Caddy (SIGTERM, then SIGKILL to its process group).
 func (c *caddyProc) stop() {
-	if c == nil || c.cmd.Process == nil || c.exited() {
+	if c == nil || c.cmd == nil || c.cmd.Process == nil {
+		return
+	}
+	c.stopped = true
+	if c.exited() {
 		return
 	}
 	_ = c.cmd.Process.Signal(os.Interrupt)
@@ -338,8 +394,12 @@ func rssKiB(pid int) (int64, error) {
 
 // memstats reads Go runtime counters from Caddy's admin /metrics.
 type memstats struct {
-	mallocs   float64 // go_memstats_mallocs_total
-	heapAlloc float64 // go_memstats_heap_alloc_bytes
+	mallocs    float64 // go_memstats_mallocs_total
+	heapAlloc  float64 // go_memstats_heap_alloc_bytes
+	heapInuse  float64 // go_memstats_heap_inuse_bytes
+	goroutines float64 // go_goroutines
+	nextGC     float64 // go_memstats_next_gc_bytes: the heap goal, twice the heap live after the last GC (GOGC 100)
+	outbox     float64 // caddy_payments_outbox_depth (-1 if absent)
 }
 
 func readMemstats(adminPort int) (memstats, error) {
@@ -355,7 +415,7 @@ func readMemstats(adminPort int) (memstats, error) {
 	if err != nil {
 		return memstats{}, err
 	}
-	var m memstats
+	m := memstats{outbox: -1}
 	found := 0
 	for line := range strings.SplitSeq(string(b), "\n") {
 		name, val, ok := strings.Cut(line, " ")
@@ -369,6 +429,14 @@ func readMemstats(adminPort int) (memstats, error) {
 		case "go_memstats_heap_alloc_bytes":
 			m.heapAlloc, _ = strconv.ParseFloat(strings.TrimSpace(val), 64)
 			found++
+		case "go_memstats_heap_inuse_bytes":
+			m.heapInuse, _ = strconv.ParseFloat(strings.TrimSpace(val), 64)
+		case "go_memstats_next_gc_bytes":
+			m.nextGC, _ = strconv.ParseFloat(strings.TrimSpace(val), 64)
+		case "go_goroutines":
+			m.goroutines, _ = strconv.ParseFloat(strings.TrimSpace(val), 64)
+		case "caddy_payments_outbox_depth":
+			m.outbox, _ = strconv.ParseFloat(strings.TrimSpace(val), 64)
 		}
 	}
 	if found < 2 {

@@ -32,6 +32,18 @@ type captureServer struct {
 
 	mu   sync.Mutex
 	kept map[string]map[string]notice // provider → object → notice
+	// feed, when set, also receives each newly kept notification of
+	// feedProvider (never blocking: a full feed drops it), for the soak.
+	feed         chan notice
+	feedProvider string
+}
+
+// setFeed starts (or, with nil, stops) feeding new notifications of
+// provider to ch.
+func (c *captureServer) setFeed(provider string, ch chan notice) {
+	c.mu.Lock()
+	c.feed, c.feedProvider = ch, provider
+	c.mu.Unlock()
 }
 
 // keptHeaders are the request headers a replay carries.
@@ -104,6 +116,12 @@ func (c *captureServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if m := c.kept[provider]; m != nil {
 			if _, dup := m[object]; !dup {
 				m[object] = n
+				if c.feed != nil && provider == c.feedProvider {
+					select {
+					case c.feed <- n:
+					default:
+					}
+				}
 			}
 		}
 		c.mu.Unlock()

@@ -143,6 +143,7 @@ type row struct {
 	name      string
 	gw, plain side
 	idle      *idleStat // an idle row has no sides
+	text      string    // a row with neither: this is its gateway cell (the soak)
 	note      string
 }
 
@@ -152,6 +153,7 @@ type idleStat struct {
 	rssMiB     float64
 	heapMiB    float64
 	interval   time.Duration
+	outbox     float64 // the gateway's caddy_payments_outbox_depth after the interval (-1: unknown)
 }
 
 func ms(d time.Duration) string {
@@ -162,6 +164,14 @@ func ms(d time.Duration) string {
 	default:
 		return fmt.Sprintf("%.0f ms", f)
 	}
+}
+
+// msSigned is ms with a sign.
+func msSigned(d time.Duration) string {
+	if d < 0 {
+		return "−" + ms(-d)
+	}
+	return "+" + ms(d)
 }
 
 func (s side) cell() string {
@@ -204,8 +214,16 @@ func table(rows []row) string {
 		"|---|---|---|---|---|---|\n"
 	for _, r := range rows {
 		if r.idle != nil {
-			out += fmt.Sprintf("| %s | CPU %.2f%% of a core over %s · RSS %.0f MiB · Go heap %.0f MiB | — | — | — | — |\n",
-				r.name, r.idle.cpuPercent, r.idle.interval.Round(time.Millisecond), r.idle.rssMiB, r.idle.heapMiB)
+			depth := ""
+			if r.idle.outbox >= 0 {
+				depth = " · outbox depth gauge " + group(int64(r.idle.outbox))
+			}
+			out += fmt.Sprintf("| %s | CPU %.2f%% of a core over %s · RSS %.0f MiB · Go heap %.0f MiB%s | — | — | — | — |\n",
+				r.name, r.idle.cpuPercent, r.idle.interval.Round(time.Millisecond), r.idle.rssMiB, r.idle.heapMiB, depth)
+			continue
+		}
+		if r.text != "" {
+			out += fmt.Sprintf("| %s | %s | — | — | — | — |\n", r.name, r.text)
 			continue
 		}
 		ratio, allocs := "—", "n/a"
@@ -228,7 +246,7 @@ func table(rows []row) string {
 // problems lists what makes a row broken (not slow): no answers, or more
 // than 5% of answers not 2xx/3xx.
 func (r row) problems() []string {
-	if r.idle != nil {
+	if r.idle != nil || r.text != "" {
 		return nil
 	}
 	var out []string

@@ -19,8 +19,18 @@
 //     signed with the sandbox's secrets, one per transaction, replayed to
 //     the gateway (each once) and to the plain proxy (which forwards to
 //     the shop);
-//   - idle CPU and RSS of the Caddy process, empty and with -pending
-//     payments seeded through the API, none of them due.
+//   - p99 added at half throughput (-half-rate): after each closed-loop
+//     create and notification run, an open-loop run of both sides at half
+//     the plain proxy's measured throughput;
+//   - idle CPU, RSS and Go heap of the Caddy process, empty and after the
+//     scenarios;
+//   - then, with the gateway alone in a Caddy process (separate.go): the
+//     heap soak (-soak) and the idle measurement with -seed-payments
+//     pending payments and -seed-events queued events written straight
+//     into a fresh store (seed.go), none of them due.
+//
+// -storage redis runs the gateway on the Redis store, with a redis-server
+// the benchmark starts (redis.go).
 //
 // It prints one Markdown table: throughput, p50 and p99 per side, the
 // throughput ratio gateway/plain, and Go allocations per request of the
@@ -31,6 +41,8 @@
 // failed answers), never because of a ratio.
 //
 //	go run ./bench                 # 5s per scenario, 16 concurrent clients
+//	go run ./bench -soak 10m       # and the heap soak
+//	go run ./bench -storage redis  # the gateway on Redis
 //	go run ./bench -smoke          # a few hundred ms per scenario (CI)
 package main
 
@@ -47,9 +59,11 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -57,16 +71,23 @@ import (
 )
 
 type options struct {
-	caddy    string
-	duration time.Duration
-	rate     int
-	workers  int
-	pending  int
-	idle     time.Duration
-	maxTime  time.Duration
-	smoke    bool
-	keep     bool
-	profile  string
+	caddy        string
+	duration     time.Duration
+	rate         int
+	workers      int
+	idle         time.Duration
+	maxTime      time.Duration
+	smoke        bool
+	keep         bool
+	profile      string
+	halfRate     bool
+	seedPayments int
+	seedEvents   int
+	seedWorkers  int
+	soak         time.Duration
+	soakRate     int
+	storage      string
+	redisServer  string
 }
 
 func main() {
@@ -75,20 +96,34 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 5*time.Second, "load per scenario and side")
 	flag.IntVar(&o.rate, "rate", 0, "requests per second (open loop); 0: closed loop with -workers")
 	flag.IntVar(&o.workers, "workers", 16, "concurrent clients (closed loop), or the attack's workers with -rate")
-	flag.IntVar(&o.pending, "pending", 2000, "pending payments to seed before the idle measurement")
 	flag.DurationVar(&o.idle, "idle", 10*time.Second, "idle CPU measurement interval")
-	flag.DurationVar(&o.maxTime, "max-time", 30*time.Minute, "stop (and fail) after this long whatever happens")
-	flag.BoolVar(&o.smoke, "smoke", false, "a few hundred ms per scenario, 4 clients, 20 pending (for CI)")
-	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (Caddyfile, caddy.log, state) for inspection")
-	flag.StringVar(&o.profile, "profile", "", "write a CPU profile of Caddy for each gateway scenario into this directory (go tool pprof -top <file>)")
+	flag.DurationVar(&o.maxTime, "max-time", 45*time.Minute, "stop (and fail) after this long whatever happens (the soak's length is added)")
+	flag.BoolVar(&o.smoke, "smoke", false, "for CI: 300 ms per scenario, 4 clients, half-rate runs at most 200/s, 300 payments and 30 events seeded, no soak")
+	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (Caddyfiles, Caddy logs, state, redis) for inspection")
+	flag.StringVar(&o.profile, "profile", "", "write a CPU profile of Caddy for each gateway scenario into this directory (go tool pprof -top <file>), and the gateway's heap profile after the soak's first and last minute")
+	flag.BoolVar(&o.halfRate, "half-rate", true, "after the closed-loop create and notification runs, an open-loop run of each side at half the plain proxy's measured throughput, for the p99 the gateway adds")
+	flag.IntVar(&o.seedPayments, "seed-payments", 1_000_000, "pending payments (each with its reconcile check, none due) written straight into a fresh store for the last idle measurement; 0 with -seed-events 0: none")
+	flag.IntVar(&o.seedEvents, "seed-events", 100_000, "queued outbox events (none due) seeded with -seed-payments")
+	flag.IntVar(&o.seedWorkers, "seed-workers", 1500, "goroutines writing the seed (the embedded store commits their writes in shared transactions)")
+	flag.DurationVar(&o.soak, "soak", 0, "heap soak: run a steady open-loop mix of creates, GETs and notifications this long (e.g. 10m; 0: none) and compare the Go heap of the first and the last minute")
+	flag.IntVar(&o.soakRate, "soak-rate", 0, "the soak's requests/s; 0: a third of the gateway's measured payabl create throughput")
+	flag.StringVar(&o.storage, "storage", "bolt", "the gateway's store: bolt (the embedded file) or redis (a redis-server the benchmark starts: loopback, AOF everysec)")
+	flag.StringVar(&o.redisServer, "redis-server", "redis-server", "the redis-server binary for -storage redis")
 	flag.Parse()
 	if o.smoke {
-		o.duration, o.workers, o.pending, o.idle = 300*time.Millisecond, 4, 20, 500*time.Millisecond
+		o.duration, o.workers, o.idle = 300*time.Millisecond, 4, 500*time.Millisecond
+		o.seedPayments, o.seedEvents, o.seedWorkers, o.soak = 300, 30, 64, 0
 	}
-	if o.workers < 1 || o.duration <= 0 || o.pending < 0 || o.idle <= 0 || o.rate < 0 {
-		fmt.Fprintln(os.Stderr, "bench: -workers ≥ 1, -duration > 0, -idle > 0, -pending ≥ 0 and -rate ≥ 0")
+	if o.workers < 1 || o.duration <= 0 || o.idle <= 0 || o.rate < 0 || o.seedPayments < 0 || o.seedEvents < 0 ||
+		o.seedWorkers < 1 || o.soak < 0 || o.soakRate < 0 || (o.storage != "bolt" && o.storage != "redis") {
+		fmt.Fprintln(os.Stderr, "bench: -workers ≥ 1, -duration > 0, -idle > 0, -rate, -seed-payments, -seed-events, -soak and -soak-rate ≥ 0, -seed-workers ≥ 1, -storage bolt or redis")
 		os.Exit(2)
 	}
+	if o.soak > 0 && o.soak < 20*time.Second {
+		fmt.Fprintln(os.Stderr, "bench: -soak needs at least 20s (it compares heap samples of its first and last quarter, taken every thirtieth of it)")
+		os.Exit(2)
+	}
+	o.maxTime += o.soak
 	if o.profile != "" {
 		if err := os.MkdirAll(o.profile, 0o755); err != nil {
 			fmt.Fprintln(os.Stderr, "bench: -profile:", err)
@@ -140,8 +175,21 @@ func run(o options) int {
 	b.loadavg[0] = loadavg1()
 	rows, err := b.scenarios()
 	b.loadavg[1] = loadavg1()
+	footer := b.footer() // while the side-by-side Caddy still runs (its counters)
+	if err == nil {
+		var more []row
+		more, err = b.separate()
+		rows = append(rows, more...)
+		b.loadavg[2] = loadavg1()
+		if len(more) > 0 {
+			b.notes = append(b.notes, "Load average at the end: "+b.loadavg[2]+".")
+		}
+	}
 	fmt.Println(table(rows))
-	fmt.Println(b.footer())
+	fmt.Println(footer)
+	for _, n := range b.notes {
+		fmt.Println(n + "  ")
+	}
 	var bad []string
 	for _, r := range rows {
 		bad = append(bad, r.problems()...)
@@ -149,8 +197,10 @@ func run(o options) int {
 	if err != nil {
 		bad = append(bad, err.Error())
 	}
-	if b.caddy.exited() {
-		bad = append(bad, "Caddy exited during the run:\n"+b.caddy.tail(20))
+	for _, c := range []*caddyProc{b.caddy, b.up, b.gwOnly} {
+		if c.exited() && !c.stopped {
+			bad = append(bad, "Caddy exited during the run:\n"+c.tail(20))
+		}
 	}
 	if len(bad) > 0 {
 		fmt.Fprintln(os.Stderr, "bench: broken:\n  "+strings.Join(bad, "\n  "))
@@ -173,9 +223,17 @@ type bench struct {
 	gw, pl  string // base URLs: gateway, plain
 	sbx     string // sandbox base URL (direct, for the customer's decisions)
 	created map[string][]created
+	spare   map[string][]created // created by the half-rate runs, not yet used
 	bin     string
 	built   bool
-	loadavg [2]string // /proc/loadavg's 1-minute figure before and after the scenarios
+	loadavg [3]string // /proc/loadavg's 1-minute figure before and after the scenarios, and at the end
+	redis   *redisProc
+	st      storage // the side-by-side scenarios' store
+	// up and gwOnly are the two processes of the soak and the seeded idle
+	// measurement (separate.go).
+	up, gwOnly *caddyProc
+	notes      []string // lines under the footer
+	createRPS  float64  // the gateway's closed-loop payabl create throughput
 }
 
 // loadavg1 is the 1-minute load average: how busy the machine was
@@ -208,6 +266,9 @@ func randomHex(n int) string {
 
 func (b *bench) close() {
 	b.caddy.stop()
+	b.gwOnly.stop()
+	b.up.stop()
+	b.redis.stop()
 	if b.capture != nil {
 		b.capture.close()
 	}
@@ -236,7 +297,7 @@ func (b *bench) setup() error {
 		}
 		return p
 	}
-	b.p = ports{admin: free(), sandbox: free(), shop: free(), gateway: free(), plain: free()}
+	b.p = ports{admin: free(), sandbox: free(), shop: free(), gateway: free(), plain: free(), upAdmin: free()}
 	if err != nil {
 		return err
 	}
@@ -249,8 +310,18 @@ func (b *bench) setup() error {
 	if b.wire, err = wireProviders(b.pl+"/sandbox", b.s); err != nil {
 		return err
 	}
+	b.st = storage{path: filepath.Join(b.dir, "state.db")}
+	if b.o.storage == "redis" {
+		fmt.Fprintln(os.Stderr, "bench: starting redis-server …")
+		if b.redis, err = startRedis(b.o.redisServer, b.dir); err != nil {
+			return err
+		}
+		b.st = storage{redis: b.redis.addr, prefix: "bench:"}
+	}
 	fmt.Fprintln(os.Stderr, "bench: starting Caddy …")
-	b.caddy, err = startCaddy(b.bin, b.dir, b.p, b.s.env(), b.capture.url)
+	b.caddy, err = startCaddy(b.bin, b.dir, "caddy", caddyfile(b.p, b.dir, b.capture.url, b.st), b.s.env(),
+		[]waitFor{adminReady(b.p.admin), sandboxReady(b.p), gatewayReady(b.p),
+			{fmt.Sprintf("http://127.0.0.1:%d/shop/", b.p.plain), 200}})
 	return err
 }
 
@@ -266,7 +337,7 @@ func (b *bench) scenarios() ([]row, error) {
 	l := b.load()
 	say := func(s string) { fmt.Fprintln(os.Stderr, "bench:", s) }
 
-	idle, err := b.idle()
+	idle, err := b.idle(b.caddy)
 	if err != nil {
 		return rows, err
 	}
@@ -284,25 +355,40 @@ func (b *bench) scenarios() ([]row, error) {
 		plain: l.run("passthrough-plain", page(b.pl), nil)})
 
 	// create
-	b.created = map[string][]created{}
+	b.created, b.spare = map[string][]created{}, map[string][]created{}
+	var half []row
 	for _, prov := range providerNames {
 		say("create " + prov)
 		gwSide, made := b.createGateway(l, prov, 'g', -1)
 		b.created[prov] = made
+		if prov == "payabl" {
+			b.createRPS = gwSide.rps
+		}
 		wp := b.wire[prov]
 		if err := probeCreate(wp, newOrder(b.run, prov, 'q', 0), b.capture.url); err != nil {
 			return rows, err
 		}
-		plainSide := l.run("create-"+prov+"-plain", seq(-1, func(i int, t *vegeta.Target) error {
-			c, err := wireCreate(wp, newOrder(b.run, prov, 'p', i), b.capture.url)
-			if err != nil {
-				return err
-			}
-			fromCall(c, t)
-			return nil
-		}), nil)
+		plainCreates := func(tag byte) vegeta.Targeter {
+			return seq(-1, func(i int, t *vegeta.Target) error {
+				c, err := wireCreate(wp, newOrder(b.run, prov, tag, i), b.capture.url)
+				if err != nil {
+					return err
+				}
+				fromCall(c, t)
+				return nil
+			})
+		}
+		plainSide := l.run("create-"+prov+"-plain", plainCreates('p'), nil)
 		rows = append(rows, row{name: "`POST /payments`, " + prov, gw: gwSide, plain: plainSide})
+		if hl, ok := b.halfLoad(plainSide); ok {
+			say(fmt.Sprintf("create %s, open loop at %d/s", prov, hl.rate))
+			gwHalf, made := b.createGateway(hl, prov, 'h', -1)
+			b.spare[prov] = made
+			plainHalf := hl.run("create-"+prov+"-plain-half", plainCreates('r'), nil)
+			half = append(half, halfRow("`POST /payments`, "+prov, hl, gwHalf, plainHalf, ""))
+		}
 	}
+	rows = append(rows, half...)
 
 	// GET /payments/{id}: payabl and PaySage make one provider call for a
 	// payment the customer has not decided (Razorpay makes two: the order
@@ -341,6 +427,7 @@ func (b *bench) scenarios() ([]row, error) {
 	}
 
 	// notifications
+	half = nil
 	for _, prov := range providerNames {
 		pool := b.created[prov][reserved[prov]:]
 		say(fmt.Sprintf("notifications %s: the customer approves %d payments at the sandbox", prov, len(pool)))
@@ -352,53 +439,117 @@ func (b *bench) scenarios() ([]row, error) {
 			return rows, fmt.Errorf("notifications %s: the sandbox sent none", prov)
 		}
 		say(fmt.Sprintf("notifications %s: replaying %d", prov, len(notices)))
-		gwSide := l.run("notify-"+prov+"-gw", seq(len(notices), func(i int, t *vegeta.Target) error {
-			n := notices[i]
-			t.Method, t.URL, t.Body, t.Header = http.MethodPost, b.gw+"/notifications/"+prov, n.body, n.header
-			return nil
-		}), nil)
-		plainSide := l.run("notify-"+prov+"-plain", seq(-1, func(i int, t *vegeta.Target) error {
-			n := notices[i%len(notices)]
-			t.Method, t.URL, t.Body, t.Header = http.MethodPost, b.pl+"/notifications/"+prov, n.body, n.header
-			return nil
-		}), nil)
+		gwSide, used := b.notifyGateway(l, prov, "notify-"+prov+"-gw", notices)
+		plainSide := l.run("notify-"+prov+"-plain", b.notifyPlain(prov, notices), nil)
 		note := "distinct transactions"
-		if gwSide.requests >= len(notices) {
+		if used >= len(notices) {
 			note += fmt.Sprintf(", all %d used", len(notices))
 		}
 		rows = append(rows, row{name: "notification, " + prov, gw: gwSide, plain: plainSide, note: note})
-	}
-
-	// idle with N pending
-	if b.o.pending > 0 {
-		say(fmt.Sprintf("seeding %d pending payments", b.o.pending))
-		per := (b.o.pending + len(providerNames) - 1) / len(providerNames)
-		seeded := 0
-		for k, prov := range providerNames {
-			n := min(per, b.o.pending-k*per)
-			if n <= 0 {
-				break
+		hl, ok := b.halfLoad(plainSide)
+		if !ok {
+			continue
+		}
+		// fresh notifications for the open-loop gateway run: what the
+		// closed loop left, then those of the half-rate creates, then
+		// payments created for it (at most 30,000 more)
+		fresh := notices[used:]
+		need := int(float64(hl.rate)*hl.duration.Seconds()) + 1
+		if short := need - len(fresh); short > 0 {
+			spare := b.spare[prov]
+			take := min(short, len(spare))
+			b.spare[prov] = spare[take:]
+			extra := spare[:take]
+			if more := min(short-take, 30000); more > 0 {
+				say(fmt.Sprintf("notifications %s: creating %d more payments for the open-loop run", prov, more))
+				big := l
+				big.duration = 0
+				_, made := b.createGateway(big, prov, 'n', more)
+				extra = append(extra, made...)
 			}
-			big := l
-			big.duration = 0 // bounded by n
-			_, made := b.createGateway(big, prov, 's', n)
-			seeded += len(made)
+			say(fmt.Sprintf("notifications %s: the customer approves %d more", prov, len(extra)))
+			more, err := b.approve(prov, extra)
+			if err != nil {
+				return rows, err
+			}
+			fresh = append(fresh[:len(fresh):len(fresh)], more...)
 		}
-		if seeded < b.o.pending {
-			return rows, fmt.Errorf("seeding: only %d of %d payments were created", seeded, b.o.pending)
+		hd := hl
+		note = ""
+		if have := len(fresh); have < need {
+			hd.duration = time.Duration(float64(have) / float64(hl.rate) * float64(time.Second))
+			note = fmt.Sprintf("%d fresh notifications: %s instead of %s", have, hd.duration.Round(time.Millisecond), hl.duration)
 		}
+		if hd.duration < 50*time.Millisecond {
+			continue
+		}
+		say(fmt.Sprintf("notifications %s, open loop at %d/s", prov, hl.rate))
+		gwHalf, _ := b.notifyGateway(hd, prov, "notify-"+prov+"-gw-half", fresh)
+		plainHalf := hd.run("notify-"+prov+"-plain-half", b.notifyPlain(prov, notices), nil)
+		half = append(half, halfRow("notification, "+prov, hd, gwHalf, plainHalf, note))
 	}
+	rows = append(rows, half...)
+
 	total := 0
 	for _, c := range b.created {
 		total += len(c)
 	}
-	idle, err = b.idle()
+	idle, err = b.idle(b.caddy)
 	if err != nil {
 		return rows, err
 	}
-	rows = append(rows, row{name: fmt.Sprintf("idle, %s pending payments seeded (+ %s created by the scenarios, some since decided), none due",
-		group(int64(b.o.pending)), group(int64(total))), idle: idle})
+	rows = append(rows, row{name: fmt.Sprintf("idle after the scenarios (%s payments created in the main runs, some since decided; none due)",
+		group(int64(total))), idle: idle})
 	return rows, nil
+}
+
+// notifyGateway replays notices to the gateway, each once, and says how
+// many it sent.
+func (b *bench) notifyGateway(l load, prov, name string, notices []notice) (side, int) {
+	var used atomic.Int64
+	s := l.run(name, seq(len(notices), func(i int, t *vegeta.Target) error {
+		used.Add(1)
+		n := notices[i]
+		t.Method, t.URL, t.Body, t.Header = http.MethodPost, b.gw+"/notifications/"+prov, n.body, n.header
+		return nil
+	}), nil)
+	return s, int(used.Load())
+}
+
+// notifyPlain replays notices to the plain proxy, round and round.
+func (b *bench) notifyPlain(prov string, notices []notice) vegeta.Targeter {
+	return seq(-1, func(i int, t *vegeta.Target) error {
+		n := notices[i%len(notices)]
+		t.Method, t.URL, t.Body, t.Header = http.MethodPost, b.pl+"/notifications/"+prov, n.body, n.header
+		return nil
+	})
+}
+
+// halfLoad is the open-loop load at half the plain side's measured
+// throughput (-half-rate; at most 200/s in -smoke).
+func (b *bench) halfLoad(plain side) (load, bool) {
+	if !b.o.halfRate || plain.rps < 4 {
+		return load{}, false
+	}
+	l := b.load()
+	l.rate = int(plain.rps / 2)
+	if b.o.smoke {
+		l.rate = min(l.rate, 200)
+	}
+	return l, true
+}
+
+// halfRow is the row of an open-loop run at half the plain throughput:
+// its note gives the p99 the gateway adds.
+func halfRow(what string, l load, gw, plain side, note string) row {
+	n := fmt.Sprintf("open loop at %s/s, half the plain proxy's throughput: **p99 added %s**", group(int64(l.rate)), msSigned(gw.p99-plain.p99))
+	if gw.rps < 0.95*float64(l.rate) {
+		n += fmt.Sprintf("; the gateway did not keep up (%s/s answered)", rate(gw.rps))
+	}
+	if note != "" {
+		n += "; " + note
+	}
+	return row{name: what, gw: gw, plain: plain, note: n}
 }
 
 // createGateway creates payments through the gateway's API and returns
@@ -437,26 +588,7 @@ func (b *bench) createGateway(l load, prov string, tag byte, n int) (side, []cre
 func (b *bench) approve(prov string, pool []created) ([]notice, error) {
 	client := &http.Client{Timeout: 30 * time.Second}
 	post := func(url string, body []byte, basic [2]string) ([]byte, error) {
-		req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, url, bytes.NewReader(body))
-		if err != nil {
-			return nil, err
-		}
-		if body != nil {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		if basic[0] != "" {
-			req.SetBasicAuth(basic[0], basic[1])
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		defer resp.Body.Close()
-		out, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		if resp.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("%s: %d %.200s", url, resp.StatusCode, out)
-		}
-		return out, nil
+		return sandboxPost(client, url, body, basic)
 	}
 	objects := make([]string, len(pool))
 	errs := make([]error, len(pool))
@@ -507,15 +639,40 @@ func (b *bench) approve(prov string, pool []created) ([]notice, error) {
 	return b.capture.notices(prov, objects, 10*time.Second), nil
 }
 
+// sandboxPost posts body (JSON, if any) to the sandbox, with Basic auth
+// when basic[0] is set, and wants a 200.
+func sandboxPost(client *http.Client, url string, body []byte, basic [2]string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if basic[0] != "" {
+		req.SetBasicAuth(basic[0], basic[1])
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s: %d %.200s", url, resp.StatusCode, out)
+	}
+	return out, nil
+}
+
 // idle measures Caddy's CPU over the idle interval, after a short settle.
-func (b *bench) idle() (*idleStat, error) {
+func (b *bench) idle(c *caddyProc) (*idleStat, error) {
 	fmt.Fprintf(os.Stderr, "bench: idle for %s\n", b.o.idle)
 	settle := 2 * time.Second
 	if b.o.smoke {
 		settle = 200 * time.Millisecond
 	}
 	time.Sleep(settle)
-	pid := b.caddy.cmd.Process.Pid
+	pid := c.cmd.Process.Pid
 	t0, err := cpuTicks(pid)
 	if err != nil {
 		return nil, err
@@ -535,6 +692,7 @@ func (b *bench) idle() (*idleStat, error) {
 		interval: elapsed}
 	if m, err := readMemstats(b.p.admin); err == nil {
 		st.heapMiB = m.heapAlloc / (1 << 20)
+		st.outbox = m.outbox
 	}
 	return st, nil
 }
@@ -546,8 +704,8 @@ func (b *bench) footer() string {
 		loadDesc = fmt.Sprintf("open loop at %d requests/s (%d workers to start)", b.o.rate, b.o.workers)
 	}
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "%s per scenario and side, %s; %d CPUs (GOMAXPROCS %d), load average %s before and %s after, %s, %s/%s; Caddy: %s.\n",
-		b.o.duration, loadDesc, runtime.NumCPU(), runtime.GOMAXPROCS(0), b.loadavg[0], b.loadavg[1],
+	fmt.Fprintf(&sb, "%s per scenario and side, %s; gateway store: %s; %d CPUs (GOMAXPROCS %d), load average %s before and %s after the side-by-side scenarios, %s, %s/%s; Caddy: %s.\n",
+		b.o.duration, loadDesc, b.st, runtime.NumCPU(), runtime.GOMAXPROCS(0), b.loadavg[0], b.loadavg[1],
 		runtime.Version(), runtime.GOOS, runtime.GOARCH,
 		map[bool]string{true: "built from this tree", false: b.bin}[b.built])
 	fmt.Fprintf(&sb, "Caddy log: %d error lines, %d warnings; events forwarded to the shop: payabl %d, razorpay %d, paysage %d.\n",

@@ -69,13 +69,14 @@ func (h *Handler) serveCreatePayment(w http.ResponseWriter, r *http.Request) err
 	if pay.Reference == "" {
 		pay.Reference = req.Reference
 	}
+	// The record, its reconcile check, its launch token and the stored
+	// answer to an Idempotency-Key are one write (Store.Commit), durable
+	// before the answer is sent.
+	wr := &store.Writes{Checks: h.checksFor(r, name, pay.ID, pay.Status.Final())}
 	if pay.LaunchData != "" {
-		if e := h.issueLaunch(ctx, name, pay); e != nil {
-			e.Reference = req.Reference
-			return writeError(w, e)
-		}
+		wr.Once = []store.OnceWrite{h.launchOnce(name, pay)}
 	}
-	rec := &store.PaymentRecord{
+	wr.Payment = &store.PaymentRecord{
 		ID: pay.ID, Provider: name, ProviderRef: pay.ProviderReference, Reference: pay.Reference,
 		Amount: pay.Amount, Currency: pay.Currency, Status: pay.Status,
 		ProviderStatus: pay.ProviderStatus, ProviderMessage: pay.ProviderMessage,
@@ -83,18 +84,26 @@ func (h *Handler) serveCreatePayment(w http.ResponseWriter, r *http.Request) err
 		SuccessURL: req.SuccessURL, FailureURL: req.FailureURL, ReturnURL: req.ReturnURL,
 		History: []store.StatusChange{{Status: string(pay.Status), At: pay.CreatedAt, Source: "create", ProviderStatus: pay.ProviderStatus}},
 	}
-	if _, err := h.store.PutPayment(ctx, rec); err != nil {
+	answer, err := encodeAnswer(pay)
+	if err != nil {
+		return err
+	}
+	if err := h.commitAnswer(ctx, r, wr, http.StatusCreated, answer); err != nil {
+		if len(wr.Once) > 0 {
+			// Without its launch data the checkout link leads nowhere.
+			h.logger.Error("storing launch data", zap.String("payment_id", pay.ID), zap.Error(err))
+			e := launchNotStored()
+			e.Reference = req.Reference
+			return writeError(w, e)
+		}
 		// The provider has the payment; the merchant must know it exists.
 		// Answer with it, and log loudly: refunds will re-read it from the
 		// provider.
 		h.logger.Error("storing payment record", zap.String("payment_id", pay.ID), zap.Error(err))
 	}
-	if !h.DisableOutbox {
-		h.scheduleReconcile(r, name, pay)
-	}
 	h.logger.Info("payment created", zap.String("provider", name), zap.String("payment_id", pay.ID),
 		zap.String("reference", pay.Reference), zap.String("status", string(pay.Status)))
-	return writeJSON(w, http.StatusCreated, pay)
+	return writeAnswer(w, http.StatusCreated, answer)
 }
 
 // completePayment fills the fields the host owns.

@@ -124,17 +124,27 @@ func (h *Handler) serveCreatePayout(w http.ResponseWriter, r *http.Request, c ca
 	}
 	po.CreatedAt = po.CreatedAt.UTC().Truncate(time.Second)
 	po.CreatedBy = c.by
-	if _, err := h.store.PutPayout(ctx, &store.PayoutRecord{
-		ID: po.ID, Provider: name, ProviderRef: po.ProviderReference, Reference: po.Reference,
-		Amount: po.Amount, Currency: po.Currency, Status: po.Status, Test: po.Test, CreatedAt: po.CreatedAt, CreatedBy: c.by,
-		History: []store.StatusChange{{Status: po.Status, At: po.CreatedAt, Source: "create", ProviderStatus: po.ProviderStatus}},
-	}); err != nil {
+	// The record, its reconcile check and the stored answer to an
+	// Idempotency-Key are one write (Store.Commit), durable before the
+	// answer is sent.
+	wr := &store.Writes{
+		Payout: &store.PayoutRecord{
+			ID: po.ID, Provider: name, ProviderRef: po.ProviderReference, Reference: po.Reference,
+			Amount: po.Amount, Currency: po.Currency, Status: po.Status, Test: po.Test, CreatedAt: po.CreatedAt, CreatedBy: c.by,
+			History: []store.StatusChange{{Status: po.Status, At: po.CreatedAt, Source: "create", ProviderStatus: po.ProviderStatus}},
+		},
+		Checks: h.checksFor(r, name, po.ID, payoutFinal(po.Status)),
+	}
+	answer, err := encodeAnswer(po)
+	if err != nil {
+		return err
+	}
+	if err := h.commitAnswer(ctx, r, wr, http.StatusCreated, answer); err != nil {
 		h.logger.Error("storing payout record", zap.String("payout_id", po.ID), zap.Error(err))
 	}
-	h.schedulePayoutCheck(r, name, po.ID, po.Status)
 	h.logger.Info("payout created", zap.String("provider", name), zap.String("payout_id", po.ID), zap.Int64("amount", po.Amount),
 		zap.String("status", po.Status), zap.String("created_by", c.by))
-	return writeJSON(w, http.StatusCreated, po)
+	return writeAnswer(w, http.StatusCreated, answer)
 }
 
 // serveGetPayout is GET /payouts/{id}.

@@ -143,19 +143,36 @@ func (h *Handler) serveCreateRefund(w http.ResponseWriter, r *http.Request, c ca
 		Reference: ref.Reference, Amount: ref.Amount, Currency: ref.Currency, Status: providers.RefundPending,
 		Test: ref.Test, CreatedAt: ref.CreatedAt, CreatedBy: c.by,
 	}
-	if err := h.store.PutRefund(ctx, rr); err != nil {
-		h.logger.Error("storing refund record", zap.String("refund_id", ref.ID), zap.Error(err))
-	}
-	if ref.Status != providers.RefundPending {
-		if _, _, err := h.store.ApplyRefundStatus(ctx, ref.ID, ref.Status, store.StatusChange{Status: ref.Status, At: h.now().UTC(), Source: "create", ProviderStatus: ref.ProviderStatus}); err != nil {
+	// The record, its reconcile check and the stored answer to an
+	// Idempotency-Key are one write (Store.Commit), durable before the
+	// answer is sent.
+	wr := &store.Writes{Refund: rr, Checks: h.checksFor(r, name, ref.ID, refundFinal(ref.Status))}
+	change := store.StatusChange{Status: ref.Status, At: h.now().UTC(), Source: "create", ProviderStatus: ref.ProviderStatus}
+	switch {
+	case ref.Status == providers.RefundFailed:
+		// A refund that failed at once also gives its reservation back:
+		// ApplyRefundStatus does both in one step of its own.
+		wr.Refund = nil
+		if err := h.store.PutRefund(ctx, rr); err != nil {
+			h.logger.Error("storing refund record", zap.String("refund_id", ref.ID), zap.Error(err))
+		} else if _, _, err := h.store.ApplyRefundStatus(ctx, ref.ID, ref.Status, change); err != nil {
 			h.logger.Error("updating refund record", zap.String("refund_id", ref.ID), zap.Error(err))
 		}
+	case providers.CanTransitionRefund(rr.Status, ref.Status):
+		// What ApplyRefundStatus would make of the pending record.
+		rr.Status, rr.History = ref.Status, []store.StatusChange{change}
 	}
-	h.scheduleRefundCheck(r, name, ref.ID, ref.Status)
+	answer, err := encodeAnswer(ref)
+	if err != nil {
+		return err
+	}
+	if err := h.commitAnswer(ctx, r, wr, http.StatusCreated, answer); err != nil {
+		h.logger.Error("storing refund record", zap.String("refund_id", ref.ID), zap.Error(err))
+	}
 	h.logger.Info("refund created", zap.String("provider", name), zap.String("payment_id", paymentID),
 		zap.String("refund_id", ref.ID), zap.Int64("amount", ref.Amount), zap.String("status", ref.Status),
 		zap.String("created_by", c.by))
-	return writeJSON(w, http.StatusCreated, ref)
+	return writeAnswer(w, http.StatusCreated, answer)
 }
 
 // serveGetRefund is GET /refunds/{id}: from the provider where it can

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-payments/caddy-payments/providers"
+	"github.com/caddy-payments/caddy-payments/store"
 )
 
 // idempotencyTTL is how long an Idempotency-Key and its response are kept.
@@ -38,6 +40,18 @@ const idempotencyTTL = 24 * time.Hour
 // route, so one key), never by the raw path, and kept for idempotencyTTL.
 // They are not scoped by API key, so a retry sent with a rotated token
 // still replays. A request with no key runs as is.
+//
+// The key is claimed (BeginIdempotent) in a write of its own, durable
+// before run is called, so a crash while the provider is being called
+// leaves the key in flight (outcome unknown), never free for a second
+// send. The response is then stored in one of two ways. A handler that
+// makes durable writes for its answer (a create: the record, its check,
+// its launch token) takes the request's pending completion (completionOf)
+// into the same Store.Commit, so the record and the stored response
+// are one write, made before the answer is sent. For every other answer
+// (errors, handlers without such writes) the response is recorded as it
+// is written and stored here afterwards (FinishIdempotent), or the key
+// is freed when nothing was executed (AbandonIdempotent).
 func (h *Handler) withIdempotency(w http.ResponseWriter, r *http.Request, canon string, run func(http.ResponseWriter, *http.Request) error) error {
 	key := r.Header.Get("Idempotency-Key")
 	if key == "" {
@@ -85,8 +99,14 @@ func (h *Handler) withIdempotency(w http.ResponseWriter, r *http.Request, canon 
 		return err
 	}
 
+	ic := &idemCompletion{key: storeKey}
+	r = r.WithContext(context.WithValue(r.Context(), idemCompletionKey{}, ic))
 	rw := &recordingWriter{ResponseWriter: w}
 	runErr := run(rw, r)
+	if ic.done {
+		// The handler stored the response with its own writes.
+		return nil
+	}
 	// The outcome is recorded even when the client went away: neither a
 	// canceled request nor a failed write of the answer (runErr) frees a
 	// key whose request reached the provider.
@@ -101,6 +121,71 @@ func (h *Handler) withIdempotency(w http.ResponseWriter, r *http.Request, canon 
 		h.logger.Error("freeing idempotency key", zap.Error(err))
 	}
 	return runErr
+}
+
+// idemCompletion is the response a request with an Idempotency-Key still
+// has to store under key. A handler that commits its final writes takes
+// it into that Commit (commitAnswer) and sets done, and withIdempotency
+// then stores nothing more.
+type idemCompletion struct {
+	key  string
+	done bool
+}
+
+// idemCompletionKey is the request context key of the *idemCompletion.
+type idemCompletionKey struct{}
+
+// completionOf is the request's pending idempotency completion, or nil
+// (no Idempotency-Key, or already stored).
+func completionOf(r *http.Request) *idemCompletion {
+	ic, _ := r.Context().Value(idemCompletionKey{}).(*idemCompletion)
+	if ic == nil || ic.done {
+		return nil
+	}
+	return ic
+}
+
+// encodeAnswer is the body writeJSON sends for v.
+func encodeAnswer(v any) ([]byte, error) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return append(body, '\n'), nil
+}
+
+// writeAnswer sends a body from encodeAnswer with writeJSON's headers.
+func writeAnswer(w http.ResponseWriter, status int, body []byte) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, err := w.Write(body)
+	return err
+}
+
+// commitAnswer makes the writes of wr and, when the request has an
+// Idempotency-Key, the storing of its answer (status and body, which the
+// caller then sends with writeAnswer) as one Store.Commit. On success the
+// completion is done; on failure nothing was written and withIdempotency
+// stores whatever answer the caller sends instead.
+func (h *Handler) commitAnswer(ctx context.Context, r *http.Request, wr *store.Writes, status int, body []byte) error {
+	ic := completionOf(r)
+	if ic != nil {
+		wr.Finish = &store.IdempotentFinish{Key: ic.key, Status: status, ContentType: "application/json", Body: body}
+	}
+	err := h.store.Commit(ctx, wr)
+	if wr.Finish != nil && errors.Is(err, store.ErrNotFound) {
+		// The key is gone (a Redis that evicts keys, say): the record
+		// must not go with it. withIdempotency reports the key.
+		wr.Finish = nil
+		err = h.store.Commit(ctx, wr)
+	}
+	if err != nil || wr.Finish == nil {
+		wr.Finish = nil
+		return err
+	}
+	ic.done = true
+	return nil
 }
 
 // staleAfter is how long an in-flight request may take before its

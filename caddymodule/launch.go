@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -16,21 +15,25 @@ import (
 // launchTTL is how long a customer has to open a launch URL.
 const launchTTL = time.Hour
 
-// issueLaunch stores a Launcher provider's LaunchData under a fresh
-// one-time token and points the payment's next_action at
-// <public_url>/returns/<name>/launch/<token>.
-func (h *Handler) issueLaunch(ctx context.Context, name string, pay *providers.Payment) *providers.Error {
+// launchOnce moves a Launcher provider's LaunchData under a fresh
+// one-time token: it points the payment's next_action at
+// <public_url>/returns/<name>/launch/<token> and returns the write that
+// stores the data, which the create commits with the payment's record.
+func (h *Handler) launchOnce(name string, pay *providers.Payment) store.OnceWrite {
 	token := newKey("ln")
-	if err := h.store.PutOnce(ctx, launchKey(name, token), []byte(pay.LaunchData), launchTTL); err != nil {
-		h.logger.Error("storing launch data", zap.String("payment_id", pay.ID), zap.Error(err))
-		e := providers.Internal("the payment was created but its checkout link could not be stored; find it by reference")
-		e.RequestSent = providers.SentYes
-		return e
-	}
+	wr := store.OnceWrite{Key: launchKey(name, token), Data: []byte(pay.LaunchData), TTL: launchTTL}
 	pay.LaunchData = ""
 	pay.NextAction = &providers.NextAction{Type: "redirect", Method: http.MethodGet,
 		URL: h.endpointURL("/returns/" + name + "/launch/" + token)}
-	return nil
+	return wr
+}
+
+// launchNotStored is the answer to a create whose launch data could not
+// be stored: the payment exists, but the customer has no way to it.
+func launchNotStored() *providers.Error {
+	e := providers.Internal("the payment was created but its checkout link could not be stored; find it by reference")
+	e.RequestSent = providers.SentYes
+	return e
 }
 
 func launchKey(name, token string) string { return "launch:" + name + ":" + token }

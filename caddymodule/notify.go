@@ -178,20 +178,18 @@ func (h *Handler) logForwardFailure(name, id, typ string, res forwardResult) str
 }
 
 // markDelivered records that the shop accepted an event (and the status
-// it announces) and removes it from the outbox.
+// it announces) and removes it from the outbox, in one write
+// (Store.Commit).
 func (h *Handler) markDelivered(ctx context.Context, id, announce string) {
-	for _, key := range []string{id, announce} {
-		if key == "" {
-			continue
-		}
-		if err := h.store.MarkDelivered(ctx, key); err != nil {
-			h.logger.Error("recording delivery", zap.String("event_id", id), zap.Error(err))
-		}
+	wr := &store.Writes{Delivered: []string{id}}
+	if announce != "" {
+		wr.Delivered = append(wr.Delivered, announce)
 	}
 	if !h.DisableOutbox {
-		if err := h.store.RemoveEvent(ctx, id); err != nil {
-			h.logger.Error("removing a delivered event from the outbox", zap.String("event_id", id), zap.Error(err))
-		}
+		wr.RemoveEvent = id
+	}
+	if err := h.store.Commit(ctx, wr); err != nil {
+		h.logger.Error("recording delivery", zap.String("event_id", id), zap.Error(err))
 	}
 }
 

@@ -232,6 +232,28 @@ func (h *Handler) scheduleCheck(r *http.Request, name, id string) {
 	if !ok {
 		return
 	}
+	c := h.newCheck(r, name, id)
+	if err := rq.ScheduleCheck(context.WithoutCancel(r.Context()), c); err != nil {
+		h.logger.Error("scheduling the reconcile check", zap.String("id", id), zap.Error(err))
+	}
+}
+
+// checksFor is the reconcile check a create commits with its record
+// (Store.Commit): one when the object's status is not final (final says
+// so), none when it is, the outbox is off, or the store keeps no checks.
+func (h *Handler) checksFor(r *http.Request, name, id string, final bool) []*store.ReconcileCheck {
+	if final || h.DisableOutbox {
+		return nil
+	}
+	if _, ok := h.store.(store.ReconcileQueue); !ok {
+		return nil
+	}
+	return []*store.ReconcileCheck{h.newCheck(r, name, id)}
+}
+
+// newCheck is the first check of the object with canonical id (see
+// scheduleCheck).
+func (h *Handler) newCheck(r *http.Request, name, id string) *store.ReconcileCheck {
 	path := r.URL.Path
 	if o, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok && o.URL != nil {
 		path = o.URL.Path
@@ -241,13 +263,10 @@ func (h *Handler) scheduleCheck(r *http.Request, name, id string) {
 		server = s.Name()
 	}
 	now := h.now().UTC()
-	c := &store.ReconcileCheck{
+	return &store.ReconcileCheck{
 		ID: id, Provider: name, Server: server, Host: r.Host,
 		Path:   routePrefix(path) + "/notifications/" + name,
 		NextAt: now.Add(jittered(h.reconcileDelay(0))), Created: now,
-	}
-	if err := rq.ScheduleCheck(context.WithoutCancel(r.Context()), c); err != nil {
-		h.logger.Error("scheduling the reconcile check", zap.String("id", id), zap.Error(err))
 	}
 }
 

@@ -128,6 +128,10 @@ func openDB(abs string) (*bolt.DB, error) {
 		}
 		return nil, fmt.Errorf("store: opening %s: %w", abs, err)
 	}
+	if err := migrateBoltFormat(db, abs); err != nil { // format.go
+		_ = db.Close()
+		return nil, err
+	}
 	err = writeTx(db, func(tx *bolt.Tx) error {
 		for _, name := range [][]byte{bucketPayments, bucketRefunds, bucketPayouts, bucketDelivered, bucketOnce, bucketIdem, bucketOutbox, bucketReconcile, bucketReconcileObjects, bucketAnnounced, bucketDueMeta} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
@@ -256,25 +260,27 @@ func (b *Bolt) PutPayment(ctx context.Context, rec *PaymentRecord) (*PaymentReco
 		return nil, err
 	}
 	var out *PaymentRecord
-	err := b.update(ctx, func(tx *bolt.Tx) error {
-		existing, err := load[PaymentRecord](tx, bucketPayments, rec.ID)
-		if err == nil {
-			out = existing
-			return nil
-		}
-		if !errors.Is(err, ErrNotFound) {
-			return err
-		}
-		if err := save(tx, bucketPayments, rec.ID, rec); err != nil {
-			return err
-		}
-		out, err = load[PaymentRecord](tx, bucketPayments, rec.ID)
+	err := b.update(ctx, func(tx *bolt.Tx) (err error) {
+		out, err = putFirstTx[PaymentRecord](tx, bucketPayments, rec.ID, rec)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// putFirstTx stores rec under id unless the bucket has a record there;
+// either way it returns a fresh copy of the stored record.
+func putFirstTx[T any](tx *bolt.Tx, bucket []byte, id string, rec *T) (*T, error) {
+	existing, err := load[T](tx, bucket, id)
+	if err == nil || !errors.Is(err, ErrNotFound) {
+		return existing, err
+	}
+	if err := save(tx, bucket, id, rec); err != nil {
+		return nil, err
+	}
+	return load[T](tx, bucket, id)
 }
 
 // GetPayment returns a copy of the payment or ErrNotFound.
@@ -475,19 +481,8 @@ func (b *Bolt) PutPayout(ctx context.Context, rec *PayoutRecord) (*PayoutRecord,
 		return nil, providers.Missing("id")
 	}
 	var out *PayoutRecord
-	err := b.update(ctx, func(tx *bolt.Tx) error {
-		existing, err := load[PayoutRecord](tx, bucketPayouts, rec.ID)
-		if err == nil {
-			out = existing
-			return nil
-		}
-		if !errors.Is(err, ErrNotFound) {
-			return err
-		}
-		if err := save(tx, bucketPayouts, rec.ID, rec); err != nil {
-			return err
-		}
-		out, err = load[PayoutRecord](tx, bucketPayouts, rec.ID)
+	err := b.update(ctx, func(tx *bolt.Tx) (err error) {
+		out, err = putFirstTx[PayoutRecord](tx, bucketPayouts, rec.ID, rec)
 		return err
 	})
 	if err != nil {
@@ -540,12 +535,17 @@ func (b *Bolt) MarkDelivered(ctx context.Context, eventID string) error {
 		return providers.Missing("event_id")
 	}
 	return b.update(ctx, func(tx *bolt.Tx) error {
-		at, err := json.Marshal(time.Now().UTC())
-		if err != nil {
-			return err
-		}
-		return tx.Bucket(bucketDelivered).Put([]byte(eventID), at)
+		return markDeliveredTx(tx, eventID)
 	})
+}
+
+// markDeliveredTx records eventID as delivered now.
+func markDeliveredTx(tx *bolt.Tx, eventID string) error {
+	at, err := json.Marshal(time.Now().UTC())
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketDelivered).Put([]byte(eventID), at)
 }
 
 // Delivered reports whether MarkDelivered was called for eventID.
@@ -575,13 +575,18 @@ func (b *Bolt) PutOnce(ctx context.Context, key string, data []byte, ttl time.Du
 	if ttl <= 0 {
 		return providers.Invalid("ttl", "ttl must be positive")
 	}
-	raw, err := json.Marshal(onceEntry{Data: data, Expires: time.Now().Add(ttl).UTC()})
+	raw, err := encodeOnce(data, ttl)
 	if err != nil {
 		return err
 	}
 	return b.update(ctx, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketOnce).Put([]byte(key), raw)
 	})
+}
+
+// encodeOnce is the stored form of a one-time value that expires after ttl.
+func encodeOnce(data []byte, ttl time.Duration) ([]byte, error) {
+	return json.Marshal(onceEntry{Data: data, Expires: time.Now().Add(ttl).UTC()})
 }
 
 // TakeOnce returns and deletes the data under key in one transaction, so
@@ -628,21 +633,34 @@ func (b *Bolt) BeginIdempotent(ctx context.Context, key, fingerprint string, ttl
 		return nil, false, providers.Invalid("ttl", "ttl must be positive")
 	}
 	var existing *IdempotencyRecord
+	taken := func(tx *bolt.Tx) error {
+		existing = nil
+		raw := tx.Bucket(bucketIdem).Get([]byte(key))
+		if raw == nil {
+			return nil
+		}
+		var rec IdempotencyRecord
+		if err := json.Unmarshal(raw, &rec); err != nil {
+			return err
+		}
+		if time.Now().Before(rec.Expires) {
+			existing = &rec
+		}
+		return nil
+	}
+	// A key that is taken (a replay, a conflict) is answered from a read:
+	// no write transaction, no fsync. Only a free key is claimed in one.
+	if err := b.view(ctx, taken); err != nil || existing != nil {
+		return existing, false, err
+	}
 	started := false
 	err := b.update(ctx, func(tx *bolt.Tx) error {
-		existing, started = nil, false
+		started = false
+		if err := taken(tx); err != nil || existing != nil {
+			return err
+		}
 		bk := tx.Bucket(bucketIdem)
 		now := time.Now().UTC()
-		if raw := bk.Get([]byte(key)); raw != nil {
-			var rec IdempotencyRecord
-			if err := json.Unmarshal(raw, &rec); err != nil {
-				return err
-			}
-			if now.Before(rec.Expires) {
-				existing = &rec
-				return nil
-			}
-		}
 		raw, err := json.Marshal(IdempotencyRecord{Fingerprint: fingerprint, Started: now, Expires: now.Add(ttl)})
 		if err != nil {
 			return err
@@ -659,22 +677,28 @@ func (b *Bolt) BeginIdempotent(ctx context.Context, key, fingerprint string, ttl
 // FinishIdempotent stores the response under a started key.
 func (b *Bolt) FinishIdempotent(ctx context.Context, key string, status int, contentType string, body []byte) error {
 	return b.update(ctx, func(tx *bolt.Tx) error {
-		bk := tx.Bucket(bucketIdem)
-		raw := bk.Get([]byte(key))
-		if raw == nil {
-			return refuse(ErrNotFound)
-		}
-		var rec IdempotencyRecord
-		if err := json.Unmarshal(raw, &rec); err != nil {
-			return err
-		}
-		rec.Done, rec.Status, rec.ContentType, rec.Body = true, status, contentType, body
-		out, err := json.Marshal(rec)
+		out, err := finishedIdem(tx, &IdempotentFinish{Key: key, Status: status, ContentType: contentType, Body: body})
 		if err != nil {
 			return err
 		}
-		return bk.Put([]byte(key), out)
+		return tx.Bucket(bucketIdem).Put([]byte(key), out)
 	})
+}
+
+// finishedIdem reads the started record under f.Key and returns it
+// encoded with f's response, writing nothing: refuse(ErrNotFound) when the
+// key is missing.
+func finishedIdem(tx *bolt.Tx, f *IdempotentFinish) ([]byte, error) {
+	raw := tx.Bucket(bucketIdem).Get([]byte(f.Key))
+	if raw == nil {
+		return nil, refuse(ErrNotFound)
+	}
+	var rec IdempotencyRecord
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		return nil, err
+	}
+	rec.Done, rec.Status, rec.ContentType, rec.Body = true, f.Status, f.ContentType, f.Body
+	return json.Marshal(rec)
 }
 
 // AbandonIdempotent frees a key whose request executed nothing.
@@ -852,3 +876,87 @@ func (b *Bolt) DoneCheck(ctx context.Context, id string) error {
 }
 
 var _ ReconcileQueue = (*Bolt)(nil)
+
+// Commit makes the writes of w in one transaction of the group committer
+// (one fsync, shared with concurrent writers). The parts that can fail
+// without an I/O error are checked before anything is written: bad input
+// before the transaction, the idempotency key first inside it; so a
+// failing part leaves nothing written and the rest of the batch commits.
+func (b *Bolt) Commit(ctx context.Context, w *Writes) error {
+	if w.empty() {
+		return b.ready(ctx)
+	}
+	if err := w.validate(); err != nil {
+		return err
+	}
+	// Everything that can be encoded outside the transaction is.
+	var checks [][]byte
+	for _, c := range w.Checks {
+		raw, err := json.Marshal(c)
+		if err != nil {
+			return err
+		}
+		checks = append(checks, raw)
+	}
+	var once [][]byte
+	for _, o := range w.Once {
+		raw, err := encodeOnce(o.Data, o.TTL)
+		if err != nil {
+			return err
+		}
+		once = append(once, raw)
+	}
+	return b.update(ctx, func(tx *bolt.Tx) error {
+		var finished []byte
+		if w.Finish != nil {
+			var err error
+			if finished, err = finishedIdem(tx, w.Finish); err != nil {
+				return err
+			}
+		}
+		if w.Payment != nil {
+			if _, err := putFirstTx(tx, bucketPayments, w.Payment.ID, w.Payment); err != nil {
+				return err
+			}
+		}
+		if w.Refund != nil {
+			if err := save(tx, bucketRefunds, w.Refund.ID, w.Refund); err != nil {
+				return err
+			}
+		}
+		if w.Payout != nil {
+			if _, err := putFirstTx(tx, bucketPayouts, w.Payout.ID, w.Payout); err != nil {
+				return err
+			}
+		}
+		for i, c := range w.Checks {
+			if _, err := putQueued(tx, checkBucket(c.ID), []byte(c.ID), checks[i], c.NextAt); err != nil {
+				return err
+			}
+		}
+		for i, o := range w.Once {
+			if err := tx.Bucket(bucketOnce).Put([]byte(o.Key), once[i]); err != nil {
+				return err
+			}
+		}
+		if finished != nil {
+			if err := tx.Bucket(bucketIdem).Put([]byte(w.Finish.Key), finished); err != nil {
+				return err
+			}
+		}
+		for _, id := range w.Delivered {
+			if err := markDeliveredTx(tx, id); err != nil {
+				return err
+			}
+		}
+		if w.RemoveEvent != "" {
+			return deleteQueued(tx, bucketOutbox, []byte(w.RemoveEvent))
+		}
+		return nil
+	})
+}
+
+// Commits counts the write transactions committed on this handle's
+// database file since it was opened (by every handle on it): what the
+// group commit and Commit save shows here.
+func (b *Bolt) Commits() int64 { return b.w.commits.Load() }

@@ -178,3 +178,73 @@ func seedTx(s *Bolt, fn func(put func(bucket []byte, id string, v any) error) er
 		})
 	})
 }
+
+// BenchmarkCreateWrites is the writes of a create with an Idempotency-Key
+// and launch data: the key's claim (a write of its own, before the
+// provider call) and then the payment record, its reconcile check, its
+// launch token and the idempotency completion, made either as four
+// single-step writes (steps) or as one Commit (commit); with one writer
+// at a time (serial) and with many (parallel, where the group committer
+// shares fsyncs between writers anyway).
+func BenchmarkCreateWrites(b *testing.B) {
+	ctx := context.Background()
+	var seq atomic.Int64
+	create := func(s *Bolt, oneCommit bool) error {
+		i := seq.Add(1)
+		id, key := fmt.Sprintf("pay_%d", i), fmt.Sprintf("idem:payments:%d", i)
+		now := time.Now().UTC()
+		if _, _, err := s.BeginIdempotent(ctx, key, "fingerprint", time.Hour); err != nil {
+			return err
+		}
+		rec := &PaymentRecord{ID: id, Provider: "razorpay", ProviderRef: "order_" + id, Reference: "ORDER-" + id,
+			Amount: 1000, Currency: "EUR", Status: providers.StatusRequiresAction, CreatedAt: now,
+			History: []StatusChange{{Status: "requires_action", At: now, Source: "create"}}}
+		check := &ReconcileCheck{ID: id, Provider: "razorpay", Server: "srv0", Host: "shop.example", Path: "/notifications/razorpay", NextAt: now.Add(time.Minute), Created: now}
+		launch := OnceWrite{Key: "launch:razorpay:" + id, Data: []byte(`{"order_id":"order_x","amount":1000}`), TTL: time.Hour}
+		answer := &IdempotentFinish{Key: key, Status: 201, ContentType: "application/json", Body: []byte(`{"id":"` + id + `","object":"payment","amount":1000}` + "\n")}
+		if oneCommit {
+			return s.Commit(ctx, &Writes{Payment: rec, Checks: []*ReconcileCheck{check}, Once: []OnceWrite{launch}, Finish: answer})
+		}
+		if err := s.PutOnce(ctx, launch.Key, launch.Data, launch.TTL); err != nil {
+			return err
+		}
+		if _, err := s.PutPayment(ctx, rec); err != nil {
+			return err
+		}
+		if err := s.ScheduleCheck(ctx, check); err != nil {
+			return err
+		}
+		return s.FinishIdempotent(ctx, answer.Key, answer.Status, answer.ContentType, answer.Body)
+	}
+	for _, mode := range []struct {
+		name      string
+		oneCommit bool
+	}{{"steps", false}, {"commit", true}} {
+		b.Run(mode.name+"/serial", func(b *testing.B) {
+			s := openBench(b)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				if err := create(s, mode.oneCommit); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(s.w.commits.Load())/float64(b.N), "commits/op")
+		})
+		b.Run(mode.name+"/parallel", func(b *testing.B) {
+			s := openBench(b)
+			b.SetParallelism(8) // 8 × GOMAXPROCS writers, like a loaded gateway
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := create(s, mode.oneCommit); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(s.w.commits.Load())/float64(b.N), "commits/op")
+		})
+	}
+}

@@ -152,7 +152,7 @@ func OpenRedis(opts RedisOptions) (*Redis, error) {
 		// As in OpenBolt: the pool already dropped the failed entry.
 		return nil, err
 	}
-	return &Redis{poolKey: key, client: val.(*sharedClient).client, prefix: opts.KeyPrefix}, nil
+	return openRedisFormat(&Redis{poolKey: key, client: val.(*sharedClient).client, prefix: opts.KeyPrefix}, opts)
 }
 
 // redisPoolKey identifies a client by everything that shapes its

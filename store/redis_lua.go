@@ -304,3 +304,62 @@ else ok = can_transition_payout(ARGV[2], ARGV[3]) end
 if ok then return 1 end
 return 0
 `)
+
+// scriptCommit makes the writes of one Store.Commit. ARGV[1] lists its
+// parts, one letter each, in order; each part takes the next KEYS and
+// ARGV entries as listed here:
+//
+//	F  finish idempotent   KEYS idem key;          ARGV merge patch
+//	P  put first           KEYS record key;        ARGV record JSON
+//	S  set                 KEYS record key;        ARGV record JSON
+//	Q  queue (check)       KEYS hash, zset;        ARGV id, JSON, score
+//	O  once                KEYS once key;          ARGV data, ttl (ms)
+//	D  delivered           KEYS delivered key;     ARGV time, ttl (s)
+//	X  remove queued       KEYS hash, zset;        ARGV id
+//
+// Redis does not roll a script back, so every part that can fail (F on a
+// missing key) is checked in a first pass that writes nothing, and the
+// script returns {NOT_FOUND} from there; the second pass writes, and
+// cannot fail short of the server itself failing.
+var scriptCommit = script(`
+local parts = ARGV[1]
+local function walk(fn)
+	local k, a = 1, 2
+	for i = 1, #parts do
+		local p = string.sub(parts, i, i)
+		local nk, na = 1, 1
+		if p == 'Q' then nk, na = 2, 3
+		elseif p == 'O' or p == 'D' then na = 2
+		elseif p == 'X' then nk = 2 end
+		local r = fn(p, k, a)
+		if r then return r end
+		k, a = k + nk, a + na
+	end
+end
+local missing = walk(function(p, k, a)
+	if p == 'F' and redis.call('EXISTS', KEYS[k]) == 0 then return {NOT_FOUND} end
+end)
+if missing then return missing end
+walk(function(p, k, a)
+	if p == 'F' then
+		local rec = cjson.decode(redis.call('GET', KEYS[k]))
+		merge(rec, cjson.decode(ARGV[a]))
+		redis.call('SET', KEYS[k], encode(rec), 'KEEPTTL')
+	elseif p == 'P' then
+		redis.call('SET', KEYS[k], ARGV[a], 'NX')
+	elseif p == 'S' then
+		redis.call('SET', KEYS[k], ARGV[a])
+	elseif p == 'Q' then
+		redis.call('HSET', KEYS[k], ARGV[a], ARGV[a + 1])
+		redis.call('ZADD', KEYS[k + 1], ARGV[a + 2], ARGV[a])
+	elseif p == 'O' then
+		redis.call('SET', KEYS[k], ARGV[a], 'PX', ARGV[a + 1])
+	elseif p == 'D' then
+		redis.call('SET', KEYS[k], ARGV[a], 'EX', ARGV[a + 1])
+	elseif p == 'X' then
+		redis.call('HDEL', KEYS[k], ARGV[a])
+		redis.call('ZREM', KEYS[k + 1], ARGV[a])
+	end
+end)
+return {CHANGED}
+`)

@@ -85,18 +85,7 @@ func (r *Redis) BeginIdempotent(ctx context.Context, key, fingerprint string, tt
 // FinishIdempotent stores the response under a started key, keeping the
 // key's expiry; ErrNotFound when the key is gone.
 func (r *Redis) FinishIdempotent(ctx context.Context, key string, status int, contentType string, body []byte) error {
-	// A merge patch: null removes a field, as Go's omitempty would.
-	patch := map[string]any{"done": true, "status": nil, "content_type": nil, "body": nil}
-	if status != 0 {
-		patch["status"] = status
-	}
-	if contentType != "" {
-		patch["content_type"] = contentType
-	}
-	if len(body) > 0 {
-		patch["body"] = body
-	}
-	data, err := json.Marshal(patch)
+	data, err := finishPatch(status, contentType, body)
 	if err != nil {
 		return err
 	}
@@ -122,4 +111,21 @@ func (r *Redis) AbandonIdempotent(ctx context.Context, key string) error {
 		return redisErr("abandon idempotent", err)
 	}
 	return nil
+}
+
+// finishPatch is the merge patch that completes an idempotency record
+// (scriptFinishIdempotent, scriptCommit): null removes a field, as Go's
+// omitempty would.
+func finishPatch(status int, contentType string, body []byte) ([]byte, error) {
+	patch := map[string]any{"done": true, "status": nil, "content_type": nil, "body": nil}
+	if status != 0 {
+		patch["status"] = status
+	}
+	if contentType != "" {
+		patch["content_type"] = contentType
+	}
+	if len(body) > 0 {
+		patch["body"] = body
+	}
+	return json.Marshal(patch)
 }

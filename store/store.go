@@ -199,4 +199,102 @@ type Store interface {
 	// shop. Delivered reports whether it was.
 	MarkDelivered(ctx context.Context, eventID string) error
 	Delivered(ctx context.Context, eventID string) (bool, error)
+
+	// Commit makes the writes of w as ONE atomic step: all of them or,
+	// when one part fails, none (an embedded store commits them in one
+	// transaction with one fsync; Redis runs them in one script). Each
+	// part keeps the semantics of the single-step method named on its
+	// field. It exists so that the writes one request makes after a
+	// provider call (the payment record, its reconcile check, its launch
+	// token, the idempotency completion), or after a delivery (delivered
+	// marks, the outbox removal), cost one durable write instead of one
+	// each. An empty w writes nothing.
+	Commit(ctx context.Context, w *Writes) error
+}
+
+// Writes is a group of writes for Store.Commit. Every field is optional.
+// The parts are applied in the order of the fields; a part that fails
+// (Finish on a missing key, an invalid record) fails the whole Commit with
+// the error the single-step method would return, and nothing is written.
+type Writes struct {
+	// Payment is stored unless a payment with its ID exists, which is
+	// then kept as it is (PutPayment: first writer wins).
+	Payment *PaymentRecord
+	// Refund is stored, overwriting a refund with the same ID (PutRefund).
+	Refund *RefundRecord
+	// Payout is stored unless a payout with its ID exists (PutPayout).
+	Payout *PayoutRecord
+	// Checks are stored or replace the check of their ID (ScheduleCheck).
+	Checks []*ReconcileCheck
+	// Once entries are stored, overwriting (PutOnce).
+	Once []OnceWrite
+	// Finish stores the response of a started idempotent request
+	// (FinishIdempotent); ErrNotFound when its key is not there.
+	Finish *IdempotentFinish
+	// Delivered event ids (and announcement keys) are marked as accepted
+	// by the shop (MarkDelivered).
+	Delivered []string
+	// RemoveEvent, when not empty, is deleted from the outbox
+	// (RemoveEvent: a missing entry is no error).
+	RemoveEvent string
+}
+
+// OnceWrite is one PutOnce of a Writes.
+type OnceWrite struct {
+	Key  string
+	Data []byte
+	TTL  time.Duration
+}
+
+// IdempotentFinish is the FinishIdempotent of a Writes: the response
+// stored under Key, exactly as the client receives it.
+type IdempotentFinish struct {
+	Key         string
+	Status      int
+	ContentType string
+	Body        []byte
+}
+
+// empty reports whether w holds no write.
+func (w *Writes) empty() bool {
+	return w == nil || (w.Payment == nil && w.Refund == nil && w.Payout == nil && len(w.Checks) == 0 &&
+		len(w.Once) == 0 && w.Finish == nil && len(w.Delivered) == 0 && w.RemoveEvent == "")
+}
+
+// validate applies the checks the single-step methods make before they
+// write anything, so a Commit refuses bad input before its transaction.
+func (w *Writes) validate() error {
+	if w.Payment != nil {
+		if err := validatePayment(w.Payment); err != nil {
+			return err
+		}
+	}
+	if w.Refund != nil && w.Refund.ID == "" {
+		return providers.Missing("id")
+	}
+	if w.Payout != nil && w.Payout.ID == "" {
+		return providers.Missing("id")
+	}
+	for _, c := range w.Checks {
+		if c == nil || c.ID == "" {
+			return providers.Missing("payment_id")
+		}
+	}
+	for _, o := range w.Once {
+		if o.Key == "" {
+			return providers.Missing("key")
+		}
+		if o.TTL <= 0 {
+			return providers.Invalid("ttl", "ttl must be positive")
+		}
+	}
+	if w.Finish != nil && w.Finish.Key == "" {
+		return providers.Missing("key")
+	}
+	for _, id := range w.Delivered {
+		if id == "" {
+			return providers.Missing("event_id")
+		}
+	}
+	return nil
 }

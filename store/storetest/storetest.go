@@ -52,6 +52,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"OutboxClaimUnderConcurrency", testOutboxClaimUnderConcurrency},
 		{"CancelledContext", testCancelledContext},
 		{"ReconcileQueue", testReconcileQueue},
+		{"Commit", testCommit},
+		{"CommitFirstWriterWins", testCommitFirstWriterWins},
+		{"CommitAllOrNothing", testCommitAllOrNothing},
+		{"CommitDelivery", testCommitDelivery},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
