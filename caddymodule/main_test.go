@@ -15,8 +15,12 @@ import (
 var integrationStarted, integrationRan atomic.Int32
 
 func TestMain(m *testing.M) {
+	openAPIReport := installOpenAPICheck() // see openapi_test.go
 	code := m.Run()
 	required := os.Getenv("CI") == "true" || os.Getenv("PAYMENTS_REQUIRE_INTEGRATION") == "1"
+	if c := openAPIReport(required, integrationRan.Load()); code == 0 {
+		code = c
+	}
 	if code == 0 && required && integrationRan.Load() < integrationStarted.Load() {
 		fmt.Fprintf(os.Stderr, "FAIL: %d of %d real-Caddy integration tests were skipped (caddytest prerequisites missing, or -short), but CI requires them\n",
 			integrationStarted.Load()-integrationRan.Load(), integrationStarted.Load())
