@@ -72,14 +72,9 @@ func namesOf(t reflect.Type) map[string]reflect.Type {
 			fields = nil
 			break
 		}
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "-" || !f.IsExported() {
-			continue
+		if name := jsonName(f); name != "" {
+			fields[name] = f.Type
 		}
-		if name == "" {
-			name = f.Name
-		}
-		fields[name] = f.Type
 	}
 	m, _ := structNames.LoadOrStore(t, fields)
 	return m.(map[string]reflect.Type)
@@ -217,14 +212,9 @@ func findUnknown(obj map[string]any, t reflect.Type, prefix string) *providers.E
 	fields := map[string]reflect.Type{}
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "-" || !f.IsExported() {
-			continue
+		if name := jsonName(f); name != "" {
+			fields[name] = f.Type
 		}
-		if name == "" {
-			name = f.Name
-		}
-		fields[name] = f.Type
 	}
 	keys := make([]string, 0, len(obj))
 	for k := range obj {
@@ -248,4 +238,17 @@ func findUnknown(obj map[string]any, t reflect.Type, prefix string) *providers.E
 		}
 	}
 	return nil
+}
+
+// jsonName is the member name encoding/json uses for struct field f, or ""
+// for a field it skips (unexported, or tagged "-").
+func jsonName(f reflect.StructField) string {
+	name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+	if name == "-" || !f.IsExported() {
+		return ""
+	}
+	if name == "" {
+		name = f.Name
+	}
+	return name
 }
