@@ -56,8 +56,8 @@ func metricValue(scrape, name string, labels ...string) (sum float64, found bool
 
 // TestGatewayMetrics: after a payment (created with an Idempotency-Key,
 // replayed, reused with another body), a declined create, a refund, a
-// forged notification and genuine ones that the shop first refuses, then
-// accepts on redelivery, Caddy's /metrics shows every series with the
+// forged notification, genuine ones that the shop first refuses, then
+// accepts on redelivery, and a repeat of one, Caddy's /metrics shows every series with the
 // right labels, and nothing merchant-specific or secret.
 func TestGatewayMetrics(t *testing.T) {
 	fs := fake.NewServer(fakeSecret)
@@ -114,7 +114,15 @@ func TestGatewayMetrics(t *testing.T) {
 		return v >= 1
 	})
 
-	// A forged notification.
+	// A repeat of a delivered notification, and a forged one.
+	last := sent[len(sent)-1]
+	dup, _ := http.NewRequest("POST", gwBase+"/notifications/fake", bytes.NewReader(last.Body))
+	dup.Header = last.Header.Clone()
+	if resp, err := http.DefaultClient.Do(dup); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("repeated notification: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	req, _ := http.NewRequest("POST", gwBase+"/notifications/fake", bytes.NewReader(sent[0].Body))
 	req.Header.Set(fake.SignatureHeader, strings.Repeat("0", 64))
 	req.Header.Set("Content-Type", "application/json")
@@ -154,6 +162,7 @@ func TestGatewayMetrics(t *testing.T) {
 		{"caddy_payments_api_requests_total", []string{"route", "/notifications/{name}", "method", "POST", "status", "401"}},
 		{"caddy_payments_notifications_total", []string{"provider", "fake", "result", "verified"}},
 		{"caddy_payments_notifications_total", []string{"provider", "fake", "result", "rejected"}},
+		{"caddy_payments_notifications_total", []string{"provider", "fake", "result", "duplicate"}},
 		{"caddy_payments_deliveries_total", []string{"result", "rejected", "attempt", "1"}},
 		{"caddy_payments_deliveries_total", []string{"result", "accepted", "attempt", "2-3"}},
 		{"caddy_payments_idempotency_total", []string{"route", "/payments", "result", "replayed"}},
