@@ -57,7 +57,7 @@ func metricValue(scrape, name string, labels ...string) (sum float64, found bool
 // TestGatewayMetrics: after a payment (created with an Idempotency-Key,
 // replayed, reused with another body), a declined create, a refund, a
 // forged notification, genuine ones that the shop first refuses, then
-// accepts on redelivery, and a repeat of one, Caddy's /metrics shows every series with the
+// accepts on redelivery, a repeat of one, and reconcile checks, Caddy's /metrics shows every series with the
 // right labels, and nothing merchant-specific or secret.
 func TestGatewayMetrics(t *testing.T) {
 	fs := fake.NewServer(fakeSecret)
@@ -65,7 +65,7 @@ func TestGatewayMetrics(t *testing.T) {
 	t.Cleanup(fsrv.Close)
 	sh := newShop(t)
 	loadCaddyWith(t, "\tmetrics\n", fakeSite(t, 9080, fsrv.URL, sh.srv.URL,
-		fmt.Sprintf("retry_schedule 1s\nstorage_path %s", filepath.Join(t.TempDir(), "state.db"))))
+		fmt.Sprintf("retry_schedule 1s\nreconcile_schedule 300ms\nstorage_path %s", filepath.Join(t.TempDir(), "state.db"))))
 
 	// A payment, with an Idempotency-Key: replayed, then reused.
 	post := func(key string, body map[string]any) int {
@@ -138,6 +138,14 @@ func TestGatewayMetrics(t *testing.T) {
 	if code, _ := api(t, "GET", "/payments/"+id, testToken, nil); code != 200 {
 		t.Fatalf("get: %d", code)
 	}
+	// A payment left pending is re-fetched by the reconciler.
+	if code, _ := api(t, "POST", "/payments", testToken, fakePayment("ORD-METRICS-PENDING", 700)); code != 201 {
+		t.Fatalf("create: %d", code)
+	}
+	waitFor(t, "a reconcile fetch of the pending payment counted", func() bool {
+		v, _ := metricValue(scrapeMetrics(t), "caddy_payments_reconcile_checks_total", "provider", "fake", "result", "unchanged")
+		return v >= 1
+	})
 	waitFor(t, "outbox empty", func() bool {
 		v, ok := metricValue(scrapeMetrics(t), "caddy_payments_outbox_depth")
 		return ok && v == 0
