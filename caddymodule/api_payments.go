@@ -57,7 +57,7 @@ func (h *Handler) serveCreatePayment(w http.ResponseWriter, r *http.Request) err
 	// connection: a client that goes away neither cancels the create
 	// (whose outcome would become unknown) nor the writes after it.
 	ctx := context.WithoutCancel(r.Context())
-	pay, err := p.CreatePayment(ctx, h.doer, &req)
+	pay, err := p.CreatePayment(ctx, h.call(name, providers.OpCreatePayment), &req)
 	if err != nil {
 		e := providers.AsError(err)
 		e.Reference = req.Reference
@@ -125,7 +125,7 @@ func (h *Handler) serveGetPayment(w http.ResponseWriter, r *http.Request, c call
 	if !ok || p == nil {
 		return writeError(w, providers.NotFound("no such payment: the id is not one this gateway issued for a configured provider"))
 	}
-	pay, err := p.GetPayment(r.Context(), h.doer, ref)
+	pay, err := p.GetPayment(r.Context(), h.call(name, providers.OpGetPayment), ref)
 	if err != nil {
 		return writeError(w, err)
 	}
@@ -214,7 +214,7 @@ func (h *Handler) serveFindPayment(w http.ResponseWriter, r *http.Request) error
 	if e != nil {
 		return writeError(w, e)
 	}
-	pay, err := p.FindPayment(r.Context(), h.doer, ref)
+	pay, err := p.FindPayment(r.Context(), h.call(name, providers.OpFindPayment), ref)
 	if err != nil {
 		e := providers.AsError(err)
 		e.Reference = ref

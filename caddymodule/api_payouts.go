@@ -108,7 +108,7 @@ func (h *Handler) serveCreatePayout(w http.ResponseWriter, r *http.Request, c ca
 	req.NotificationURL = h.endpointURL("/notifications/" + name)
 	req.IdempotencyKey = r.Header.Get("Idempotency-Key")
 	ctx := context.WithoutCancel(r.Context()) // a client that goes away cancels neither the call nor its record
-	po, err := sender.CreatePayout(ctx, h.doer, &req)
+	po, err := sender.CreatePayout(ctx, h.call(name, providers.OpPayout), &req)
 	if err != nil {
 		pe := providers.AsError(err)
 		pe.Reference = req.Reference
@@ -159,7 +159,7 @@ func (h *Handler) serveGetPayout(w http.ResponseWriter, r *http.Request, c call)
 		return writeError(w, providers.NotSupported("provider %s does not support payouts", name))
 	}
 	ctx := r.Context()
-	po, err := sender.GetPayout(ctx, h.doer, ref)
+	po, err := sender.GetPayout(ctx, h.call(name, providers.OpGetPayout), ref)
 	if err != nil {
 		return writeError(w, err)
 	}

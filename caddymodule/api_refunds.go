@@ -61,7 +61,7 @@ func (h *Handler) serveCreateRefund(w http.ResponseWriter, r *http.Request, c ca
 	if errors.Is(err, store.ErrNotFound) || (err == nil && rec.Status != providers.StatusSucceeded) {
 		// Unknown here (created elsewhere) or not yet known to be paid: ask
 		// the provider, which is the authority on whether money moved.
-		pay, ferr := p.GetPayment(ctx, h.doer, payRef)
+		pay, ferr := p.GetPayment(ctx, h.call(name, providers.OpGetPayment), payRef)
 		if ferr != nil {
 			return writeError(w, ferr)
 		}
@@ -109,7 +109,7 @@ func (h *Handler) serveCreateRefund(w http.ResponseWriter, r *http.Request, c ca
 	// connection: a client that goes away cancels neither the refund call
 	// nor the release or record after it.
 	ctx = context.WithoutCancel(ctx)
-	ref, err := refunder.Refund(ctx, h.doer, req)
+	ref, err := refunder.Refund(ctx, h.call(name, providers.OpRefund), req)
 	if err != nil {
 		pe := providers.AsError(err)
 		if pe.RequestSent != providers.SentUnknown {
@@ -186,7 +186,7 @@ func (h *Handler) serveGetRefund(w http.ResponseWriter, r *http.Request, c call)
 	ctx := r.Context()
 	rec, recErr := h.store.GetRefund(ctx, c.arg)
 	if refunder, ok := p.(providers.Refunder); ok {
-		got, err := refunder.GetRefund(ctx, h.doer, ref)
+		got, err := refunder.GetRefund(ctx, h.call(name, providers.OpGetRefund), ref)
 		if err == nil {
 			got.Object, got.Provider, got.ID = "refund", name, c.arg
 			if recErr == nil {

@@ -19,7 +19,6 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/caddy-payments/caddy-payments/providers"
@@ -176,8 +175,8 @@ type Handler struct {
 	// fetch, so that forged floods never starve genuine notifications
 	// (see notify_limit.go).
 	fetchLimiter, signedLimiter *notifyLimiter
-	// notifications counts notification outcomes by account and result.
-	notifications *prometheus.CounterVec
+	// metrics are the gateway's Prometheus collectors (metrics.go).
+	metrics *gatewayMetrics
 	// transport is this gateway's own connection pool to its providers.
 	transport *http.Transport
 	// recon paces the reconciler per provider account (reconcile.go).

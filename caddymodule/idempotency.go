@@ -76,22 +76,30 @@ func (h *Handler) withIdempotency(w http.ResponseWriter, r *http.Request, canon 
 		return writeError(w, providers.Internal("the Idempotency-Key could not be checked; nothing was sent"))
 	}
 	if !started {
+		route := "other"
+		if rt := h.match(canon); rt != nil {
+			route = rt.pattern // never the path: it holds ids
+		}
 		switch {
 		case rec.Fingerprint != fp:
+			h.metrics.countIdempotency(route, "key_reused")
 			return writeError(w, &providers.Error{Type: providers.TypeIdempotencyConflict, Code: "idempotency_key_reused",
 				Message: "this Idempotency-Key was already used with a different request", RequestSent: providers.SentNo})
 		case !rec.Done && time.Since(rec.Started) < h.staleAfter():
+			h.metrics.countIdempotency(route, "in_progress")
 			return writeError(w, &providers.Error{Type: providers.TypeIdempotencyConflict, Code: "request_in_progress",
 				Message: "a request with this Idempotency-Key is still being processed; retry in a moment", RequestSent: providers.SentNo, Retryable: true})
 		case !rec.Done:
 			// The first attempt never finished (the gateway stopped
 			// mid-request): its outcome is unknown, so it is not retried.
+			h.metrics.countIdempotency(route, "outcome_unknown")
 			return writeError(w, &providers.Error{Type: providers.TypeIdempotencyConflict, Code: "outcome_unknown",
 				Message:     "the first request with this Idempotency-Key did not finish; its outcome is unknown: find the object by provider and reference",
 				RequestSent: providers.SentUnknown})
 		}
 		w.Header().Set("Content-Type", rec.ContentType)
 		w.Header().Set("Cache-Control", "no-store")
+		h.metrics.countIdempotency(route, "replayed")
 		w.Header().Set("Idempotent-Replayed", "true")
 		w.Header().Set("Content-Length", strconv.Itoa(len(rec.Body)))
 		w.WriteHeader(rec.Status)

@@ -59,7 +59,7 @@ func (h *Handler) serveLaunch(w http.ResponseWriter, r *http.Request, c call) er
 		h.logger.Error("reading launch data", zap.String("provider", name), zap.Error(err))
 		return writeError(w, providers.Internal("the checkout link could not be read"))
 	}
-	reply, err := l.Launch(r.Context(), h.doer, string(data), &providers.IncomingNotification{
+	reply, err := l.Launch(r.Context(), h.call(name, opLaunch), string(data), &providers.IncomingNotification{
 		Method: r.Method, Header: r.Header, Query: r.URL.Query(),
 	})
 	if err != nil {

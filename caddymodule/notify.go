@@ -39,6 +39,7 @@ func (h *Handler) serveNotification(w http.ResponseWriter, r *http.Request, c ca
 		Method: r.Method, Header: r.Header, Query: r.URL.Query(), Body: body,
 	})
 	if err != nil {
+		h.countNotification(name, "rejected")
 		if errors.Is(err, providers.ErrUnauthenticated) {
 			h.logger.Warn("notification failed authentication; not forwarded",
 				zap.String("provider", name), zap.String("remote_addr", r.RemoteAddr), zap.Int("size", len(body)))
@@ -59,6 +60,7 @@ func (h *Handler) serveNotification(w http.ResponseWriter, r *http.Request, c ca
 	if n.EventKey != "" && n.EventType != "" {
 		if done, _ := h.store.Delivered(r.Context(), eventID(name, n.EventKey, n.EventType)); done {
 			h.logger.Info("notification already delivered; acknowledged again", zap.String("provider", name))
+			h.countNotification(name, "duplicate")
 			return p.Acknowledge(w)
 		}
 	}
@@ -102,12 +104,14 @@ func (h *Handler) serveNotification(w http.ResponseWriter, r *http.Request, c ca
 	}
 	if done, _ := h.store.Delivered(work, ev.ID); done {
 		h.logger.Info("notification already delivered; acknowledged again", zap.String("provider", name), zap.String("event_id", ev.ID))
+		h.countNotification(name, "duplicate")
 		return p.Acknowledge(w)
 	}
 	if ev.announce != "" {
 		if done, _ := h.store.Delivered(work, ev.announce); done {
 			h.logger.Info("status already announced to the shop by another notification; acknowledged, not forwarded",
 				zap.String("provider", name), zap.String("event_id", ev.ID), zap.String("event_type", ev.Type))
+			h.countNotification(name, "duplicate")
 			return p.Acknowledge(w)
 		}
 	}
@@ -137,14 +141,20 @@ func (h *Handler) serveNotification(w http.ResponseWriter, r *http.Request, c ca
 			// not race the worker that holds it.
 			h.logger.Info("event already queued or its status already announced; acknowledged, not forwarded again",
 				zap.String("provider", name), zap.String("event_id", ev.ID), zap.String("event_type", ev.Type))
+			h.countNotification(name, "duplicate")
 			return p.Acknowledge(w)
 		}
+	}
+	if n.Trust.Object == providers.Unsigned {
+		h.countNotification(name, "unverifiable_fetched")
+	} else {
+		h.countNotification(name, "verified")
 	}
 
 	// A new event about a refund or payout that is not final keeps it
 	// reconciled (repeats do not reset its schedule).
 	h.scheduleAfterNotification(r, name, ev)
-	res := h.forward(r, c.next, ev.ID, evBody, h.inlineForwardTimeout())
+	res := h.deliver(r, c.next, name, ev.ID, ev.Type, 1, evBody, h.inlineForwardTimeout())
 	if res.Accepted() {
 		h.markDelivered(ctx, ev.ID, ev.announce)
 		h.logger.Info("event forwarded", zap.String("provider", name), zap.String("event_id", ev.ID),
@@ -360,7 +370,7 @@ func (h *Handler) paymentEvent(ctx context.Context, name string, p providers.Pro
 	var got *providers.Payment
 	if plan.fetch || lateUp || unknownFacts || (disputed && n.Trust.Status != providers.SignedBody) {
 		var err error
-		got, err = p.GetPayment(ctx, h.doer, n.ProviderRef)
+		got, err = p.GetPayment(ctx, h.call(name, providers.OpGetPayment), n.ProviderRef)
 		switch {
 		case err != nil && plan.keyFromFetch && gone(err):
 			return h.unconfirmed(name, "payment", id, "the provider has no such payment")
@@ -514,7 +524,7 @@ func (h *Handler) refundEvent(ctx context.Context, name string, p providers.Prov
 				return "", "", providers.NotSupported("provider %s cannot report refunds", name)
 			}
 			var err error
-			if got, err = refunder.GetRefund(ctx, h.doer, n.ProviderRef); err != nil {
+			if got, err = refunder.GetRefund(ctx, h.call(name, providers.OpGetRefund), n.ProviderRef); err != nil {
 				return "", "", err
 			}
 			return got.Status, got.ProviderStatus, nil
@@ -599,7 +609,7 @@ func (h *Handler) payoutEvent(ctx context.Context, name string, p providers.Prov
 				return "", "", providers.NotSupported("provider %s cannot report payouts", name)
 			}
 			var err error
-			if got, err = sender.GetPayout(ctx, h.doer, n.ProviderRef); err != nil {
+			if got, err = sender.GetPayout(ctx, h.call(name, providers.OpGetPayout), n.ProviderRef); err != nil {
 				return "", "", err
 			}
 			return got.Status, got.ProviderStatus, nil

@@ -237,6 +237,7 @@ func (h *Handler) server(name string) *caddyhttp.Server {
 // event to the next handler.
 func (h *Handler) serveRedelivery(r *http.Request, next caddyhttp.Handler, rd *redelivery) error {
 	rd.handled = true
-	rd.result = h.forward(r, next, rd.entry.EventID, rd.entry.Body, h.forwardTimeout())
+	e := rd.entry
+	rd.result = h.deliver(r, next, e.Provider, e.EventID, e.EventType, e.Attempts+1, e.Body, h.forwardTimeout())
 	return nil
 }

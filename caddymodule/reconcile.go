@@ -413,10 +413,11 @@ func (h *Handler) reconcilePayment(k checkRun) {
 	if h.recon.pace(ctx, name) != nil {
 		return // ended with the config: the lease runs out and the check is taken up again
 	}
-	pay, err := p.GetPayment(ctx, h.doer, ref)
+	pay, err := p.GetPayment(ctx, h.call(name, providers.OpGetPayment), ref)
 	if err != nil {
 		pe := providers.AsError(err)
 		h.logger.Info("reconcile fetch failed; will retry", zap.String("payment_id", c.ID), zap.String("code", pe.Code))
+		h.metrics.countReconcile(name, "failed")
 		k.again()
 		return
 	}
@@ -427,6 +428,7 @@ func (h *Handler) reconcilePayment(k checkRun) {
 		k.again()
 		return
 	}
+	h.metrics.countReconcile(name, reconcileResult(changed))
 	if changed {
 		h.logger.Info("reconcile found a change", zap.String("payment_id", c.ID),
 			zap.String("from", string(rec.Status)), zap.String("to", string(upd.Status)))
@@ -442,7 +444,7 @@ func (h *Handler) reconcilePayment(k checkRun) {
 		if err := h.recon.pace(ctx, name); err != nil {
 			return
 		}
-		if err := rs.ResendNotification(ctx, h.doer, ref); err != nil {
+		if err := rs.ResendNotification(ctx, h.call(name, opResendNotification), ref); err != nil {
 			h.logger.Info("payment still processing; asking the provider to resend its notification failed; will retry",
 				zap.String("payment_id", c.ID), zap.String("code", providers.AsError(err).Code))
 		} else {
@@ -484,7 +486,7 @@ func (h *Handler) reconcileRefund(k checkRun) {
 	if h.recon.pace(ctx, name) != nil {
 		return
 	}
-	got, err := refunder.GetRefund(ctx, h.doer, ref)
+	got, err := refunder.GetRefund(ctx, h.call(name, providers.OpGetRefund), ref)
 	if err != nil {
 		pe := providers.AsError(err)
 		if pe.Type == providers.TypeNotSupported {
@@ -492,6 +494,7 @@ func (h *Handler) reconcileRefund(k checkRun) {
 			return
 		}
 		h.logger.Info("reconcile fetch failed; will retry", zap.String("refund_id", c.ID), zap.String("code", pe.Code))
+		h.metrics.countReconcile(name, "failed")
 		k.again()
 		return
 	}
@@ -501,6 +504,7 @@ func (h *Handler) reconcileRefund(k checkRun) {
 		k.again()
 		return
 	}
+	h.metrics.countReconcile(name, reconcileResult(changed))
 	if changed {
 		h.logger.Info("reconcile found a change", zap.String("refund_id", c.ID),
 			zap.String("from", rec.Status), zap.String("to", upd.Status))
@@ -547,7 +551,7 @@ func (h *Handler) reconcilePayout(k checkRun) {
 	if h.recon.pace(ctx, name) != nil {
 		return
 	}
-	got, err := sender.GetPayout(ctx, h.doer, ref)
+	got, err := sender.GetPayout(ctx, h.call(name, providers.OpGetPayout), ref)
 	if err != nil {
 		pe := providers.AsError(err)
 		if pe.Type == providers.TypeNotSupported {
@@ -555,6 +559,7 @@ func (h *Handler) reconcilePayout(k checkRun) {
 			return
 		}
 		h.logger.Info("reconcile fetch failed; will retry", zap.String("payout_id", c.ID), zap.String("code", pe.Code))
+		h.metrics.countReconcile(name, "failed")
 		k.again()
 		return
 	}
@@ -564,6 +569,7 @@ func (h *Handler) reconcilePayout(k checkRun) {
 		k.again()
 		return
 	}
+	h.metrics.countReconcile(name, reconcileResult(changed))
 	if changed {
 		h.logger.Info("reconcile found a change", zap.String("payout_id", c.ID),
 			zap.String("from", rec.Status), zap.String("to", upd.Status))

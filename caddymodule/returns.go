@@ -117,7 +117,7 @@ func (h *Handler) serveReturn(w http.ResponseWriter, r *http.Request, c call) er
 			return writeError(w, e)
 		}
 	}
-	ref, success, err := ret.VerifyReturn(r.Context(), h.doer, &providers.IncomingNotification{
+	ref, success, err := ret.VerifyReturn(r.Context(), h.call(name, opVerifyReturn), &providers.IncomingNotification{
 		Method: r.Method, Header: r.Header, Query: r.URL.Query(), Body: body,
 	})
 	if err != nil {

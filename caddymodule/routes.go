@@ -135,6 +135,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if rt == nil {
 		return next.ServeHTTP(w, r)
 	}
+	return h.countRequest(w, r, rt, next, h.serveRoute)
+}
+
+// serveRoute serves a request to one of the gateway's routes.
+func (h *Handler) serveRoute(w http.ResponseWriter, r *http.Request, rt *route, next caddyhttp.Handler) error {
 	var o *op
 	for i := range rt.ops {
 		if rt.ops[i].method == r.Method {

@@ -194,6 +194,8 @@ type Store interface {
 	RemoveEvent(ctx context.Context, eventID string) error
 	// OutboxDepth counts the entries waiting for delivery.
 	OutboxDepth(ctx context.Context) (int, error)
+	// OldestEvent is the creation time of the oldest queued entry, ok false when none (store/oldest.go).
+	OldestEvent(ctx context.Context) (oldest time.Time, ok bool, err error)
 
 	// MarkDelivered records that the event with this id was accepted by the
 	// shop. Delivered reports whether it was.
