@@ -12,8 +12,8 @@ import (
 	"github.com/caddy-payments/caddy-payments/providers"
 )
 
-// API key scopes (PRODUCT.md, "Scoped API keys"). The events scopes are
-// accepted now for the Events API to come; no route needs them yet.
+// API key scopes (PRODUCT.md, "Scoped API keys"). events:read covers GET
+// /events and GET /events/{id}, events:write POST /events/{id}/redeliver.
 const (
 	ScopePaymentsRead  = "payments:read"
 	ScopePaymentsWrite = "payments:write"

@@ -111,7 +111,7 @@ func (c openAPICheck) RoundTrip(req *http.Request) (*http.Response, error) {
 func templatePath(p string) string {
 	seg := strings.Split(strings.Trim(p, "/"), "/")
 	switch {
-	case len(seg) >= 2 && (seg[0] == "payments" || seg[0] == "refunds" || seg[0] == "payouts"):
+	case len(seg) >= 2 && (seg[0] == "payments" || seg[0] == "refunds" || seg[0] == "payouts" || seg[0] == "events"):
 		seg[1] = "{id}"
 	case len(seg) >= 2 && (seg[0] == "notifications" || seg[0] == "returns"):
 		seg[1] = "{name}"
