@@ -176,7 +176,7 @@ func (h *Handler) serveRedeliverEvent(w http.ResponseWriter, r *http.Request, c 
 	if err != nil {
 		return writeError(w, h.listError("queueing an event again", err))
 	}
-	h.logger.Info("event queued for redelivery by the API", zap.String("event_id", c.arg), zap.String("by", c.by))
+	h.logger.Info("event queued for redelivery by the API", zap.String("event_id", c.arg), zap.String("requested_by", c.by))
 	return writeJSON(w, http.StatusAccepted, map[string]any{"id": c.arg, "object": "event", "redelivery": "queued"})
 }
 
