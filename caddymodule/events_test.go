@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-payments/caddy-payments/internal/redistest"
 	"github.com/caddy-payments/caddy-payments/providers/fake"
 )
 
@@ -22,8 +23,8 @@ const (
 
 // eventsGateway starts Caddy with the fake provider in front of a shop,
 // with api_token testToken and two api_keys: reader (events:read) and
-// writer (events:write payments:read).
-func eventsGateway(t *testing.T) (*fake.Server, *shop) {
+// writer (events:write payments:read); storage is the storage option.
+func eventsGateway(t *testing.T, storage string) (*fake.Server, *shop) {
 	t.Helper()
 	fs := fake.NewServer(fakeSecret)
 	fsrv := httptest.NewServer(fs)
@@ -34,7 +35,7 @@ func eventsGateway(t *testing.T) (*fake.Server, *shop) {
 	loadCaddy(t, fakeSite(t, 9080, fsrv.URL, sh.srv.URL, fmt.Sprintf(
 		"api_key reader {env.PAYMENTS_KEY_EV_READ} events:read\n"+
 			"api_key writer {env.PAYMENTS_KEY_EV_WRITE} events:write payments:read\n"+
-			"timeout 2s\nretry_schedule 200ms\nevent_retention 24h\nstorage_path %s", filepath.Join(t.TempDir(), "state.db"))))
+			"timeout 2s\nretry_schedule 200ms\nevent_retention 24h\n%s", storage)))
 	return fs, sh
 }
 
@@ -82,7 +83,19 @@ func (l listing) ids(t *testing.T) []string {
 // webhook-id again, freshly signed), lists payments, and checks scopes and
 // bad parameters.
 func TestEventsAPI(t *testing.T) {
-	fs, sh := eventsGateway(t)
+	fs, sh := eventsGateway(t, "storage_path "+filepath.Join(t.TempDir(), "state.db"))
+	testEventsAPI(t, fs, sh)
+}
+
+// TestEventsAPIRedis is TestEventsAPI on the Redis store.
+func TestEventsAPIRedis(t *testing.T) {
+	addr := redistest.StartT(t, "--requirepass", redisTestPassword).Addr
+	t.Setenv("PAYMENTS_TEST_REDIS_PASSWORD", redisTestPassword)
+	fs, sh := eventsGateway(t, fmt.Sprintf("storage redis %s {\npassword {env.PAYMENTS_TEST_REDIS_PASSWORD}\nkey_prefix evtest:\n}", addr))
+	testEventsAPI(t, fs, sh)
+}
+
+func testEventsAPI(t *testing.T, fs *fake.Server, sh *shop) {
 	ctx := context.Background()
 
 	// Three payments: two approved (processing and succeeded events), one
