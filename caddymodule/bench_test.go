@@ -59,11 +59,9 @@ func benchEvent(b *testing.B) []byte {
 			Reference: "ORD-1001", Amount: 1999, Currency: "EUR", Status: providers.StatusSucceeded,
 			ProviderStatus: "0", Test: true, CreatedAt: time.Date(2026, 11, 22, 9, 58, 0, 0, time.UTC),
 		},
-		ProviderEvent: map[string]any{
-			"transactionid": "104579097", "type": "capture", "errorcode": "0", "timestamp": "1660132695",
-			"orderid": "ORD-1001", "amount": "19.99", "payment_state": "credited", "account_holder": "Erik Lindström",
-			"account_number": "****0279", "bank_name": "Nordea", "bank_country": "SWEDEN",
-		},
+		ProviderEvent: json.RawMessage(`{"errorcode":"0","timestamp":"1660132695","transactionid":"104579097","type":"capture",` +
+			`"unsigned":{"account_holder":"Erik Lindström","account_number":"****0279","amount":"19.99","bank_country":"SWEDEN",` +
+			`"bank_name":"Nordea","orderid":"ORD-1001","payment_state":"credited"}}`),
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -141,7 +141,7 @@ http://localhost:9080 {
 	// The previous config still runs; the demo token reaches no gateway.
 	req, _ := http.NewRequest(http.MethodGet, gwBase+"/providers", nil)
 	req.Header.Set("Authorization", "Bearer "+providers.DemoAPIToken)
-	resp, err = http.DefaultClient.Do(req)
+	resp, err = http.DefaultClient.Do(notGateway(req)) // the "before" config has no gateway
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"io"
 	"maps"
 	"net/http"
@@ -20,12 +21,12 @@ import (
 
 // Event is the canonical event forwarded to the shop.
 type Event struct {
-	ID            string         `json:"id"`
-	Type          string         `json:"type"`
-	CreatedAt     time.Time      `json:"created_at"`
-	Provider      string         `json:"provider"`
-	Data          any            `json:"data"`
-	ProviderEvent map[string]any `json:"provider_event,omitempty"`
+	ID            string          `json:"id"`
+	Type          string          `json:"type"`
+	CreatedAt     time.Time       `json:"created_at"`
+	Provider      string          `json:"provider"`
+	Data          any             `json:"data"`
+	ProviderEvent json.RawMessage `json:"provider_event,omitempty"`
 
 	// announce, when set, is the key that marks this object's status as
 	// announced to the shop: the same status is not forwarded twice for one

@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -64,7 +65,9 @@ type openAPICheck struct{ next http.RoundTripper }
 
 func (c openAPICheck) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := c.next.RoundTrip(req)
-	if err != nil {
+	if err != nil || req.Context().Value(notGatewayKey{}) != nil || (*Handler)(nil).match(req.URL.Path) == nil {
+		// A path the gateway passes on (//payments, say) is the next
+		// handler's, whatever the document's path matching makes of it.
 		return resp, err
 	}
 	v, verr := apiValidator()
@@ -105,6 +108,15 @@ func (c openAPICheck) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	openAPI.checked[req.Method+" "+templatePath(req.URL.Path)+" "+fmt.Sprint(resp.StatusCode)]++
 	return resp, nil
+}
+
+// notGatewayKey marks a request whose answer is known not to come from the
+// gateway (a config without it): see notGateway.
+type notGatewayKey struct{}
+
+// notGateway marks req as one the OpenAPI check leaves alone.
+func notGateway(req *http.Request) *http.Request {
+	return req.WithContext(context.WithValue(req.Context(), notGatewayKey{}, true))
 }
 
 // templatePath names a request path by its route for the coverage summary.

@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"fmt"
 	"net"
 	"net/mail"
 	"net/url"
@@ -106,30 +107,47 @@ func validateMoney(amount int64, currency string) *providers.Error {
 // validateText rejects control characters, invalid UTF-8 and over-long
 // values (length in characters).
 func validateText(field, s string, max int) *providers.Error {
-	if !utf8.ValidString(s) {
-		return providers.Invalid(field, "%s must be valid UTF-8", field)
-	}
-	if utf8.RuneCountInString(s) > max {
-		return providers.Invalid(field, "%s must be at most %d characters", field, max)
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return providers.Invalid(field, "%s must not contain control characters", field)
+	return validateSubText("", field, s, max)
+}
+
+// validateSubText is validateText of the field prefix.field (field alone
+// when prefix is empty); the name is only built for an error.
+func validateSubText(prefix, field, s string, max int) *providers.Error {
+	var rule string
+	switch {
+	case !utf8.ValidString(s):
+		rule = "must be valid UTF-8"
+	case utf8.RuneCountInString(s) > max:
+		rule = fmt.Sprintf("must be at most %d characters", max)
+	default:
+		for _, r := range s {
+			if unicode.IsControl(r) {
+				rule = "must not contain control characters"
+				break
+			}
 		}
 	}
-	return nil
+	if rule == "" {
+		return nil
+	}
+	if prefix != "" {
+		field = prefix + "." + field
+	}
+	return providers.Invalid(field, "%s %s", field, rule)
 }
 
 // validateURL accepts an empty value or an absolute http(s) URL.
 func validateURL(field, s string) *providers.Error {
-	if s == "" {
+	if s == "" || urlOK(s) {
 		return nil
 	}
+	return providers.Invalid(field, "%s must be an absolute http or https URL without credentials", field)
+}
+
+// urlOK reports whether s is an absolute http(s) URL without credentials.
+func urlOK(s string) bool {
 	u, err := url.Parse(s)
-	if err != nil || len(s) > maxURL || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
-		return providers.Invalid(field, "%s must be an absolute http or https URL without credentials", field)
-	}
-	return nil
+	return err == nil && len(s) <= maxURL && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.User == nil
 }
 
 func validateCustomer(prefix string, c *providers.Customer) *providers.Error {
@@ -138,7 +156,7 @@ func validateCustomer(prefix string, c *providers.Customer) *providers.Error {
 		{"user_agent", c.UserAgent},
 	}
 	for _, t := range texts {
-		if e := validateText(prefix+"."+t.field, t.val, maxText); e != nil {
+		if e := validateSubText(prefix, t.field, t.val, maxText); e != nil {
 			return e
 		}
 	}
@@ -163,14 +181,14 @@ func validateCustomer(prefix string, c *providers.Customer) *providers.Error {
 	if c.IP != "" && net.ParseIP(c.IP) == nil {
 		return providers.Invalid(prefix+".ip", "%s.ip must be an IPv4 or IPv6 address (the customer's)", prefix)
 	}
-	if e := validateURL(prefix+".referer", c.Referer); e != nil {
-		return e
+	if c.Referer != "" && !urlOK(c.Referer) {
+		return validateURL(prefix+".referer", c.Referer)
 	}
 	if a := c.Address; a != nil {
 		for _, t := range []struct{ field, val string }{
 			{"line1", a.Line1}, {"line2", a.Line2}, {"city", a.City}, {"postal_code", a.PostalCode}, {"state", a.State},
 		} {
-			if e := validateText(prefix+".address."+t.field, t.val, 100); e != nil {
+			if e := validateSubText(prefix+".address", t.field, t.val, 100); e != nil {
 				return e
 			}
 		}

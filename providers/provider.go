@@ -2,6 +2,7 @@ package providers
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"time"
@@ -194,8 +195,12 @@ type Notification struct {
 	// builds the key from what its fetch established).
 	EventKey string
 	// ProviderEvent holds the provider's own fields with secrets and
-	// signatures removed and bank account numbers masked to the last 4.
-	ProviderEvent map[string]any
+	// signatures removed and bank account numbers masked to the last 4, as
+	// one compact JSON object (nil when there is none; never "{}"). It is
+	// raw JSON so that a provider hands it over without decoding its body
+	// into a generic map: number literals (amounts) stay byte for byte as
+	// the provider wrote them.
+	ProviderEvent json.RawMessage
 	// ProviderStatus and ProviderMessage are the raw provider code and text.
 	ProviderStatus  string
 	ProviderMessage string

@@ -652,11 +652,21 @@ func (b *Bolt) BeginIdempotent(ctx context.Context, key, fingerprint string, ttl
 	}
 	// A key that is taken (a replay, a conflict) is answered from a read:
 	// no write transaction, no fsync. Only a free key is claimed in one.
-	if err := b.view(ctx, taken); err != nil || existing != nil {
+	// A finished record is replayed from a read only once the transaction
+	// that stored it is durable: a reader sees a transaction before its
+	// fsync, and a replay must not hand out an answer (and the record it
+	// reports) that a power loss could still take back; the write
+	// transaction below runs after that fsync.
+	var seen int
+	err := b.view(ctx, func(tx *bolt.Tx) error {
+		seen = tx.ID()
+		return taken(tx)
+	})
+	if err != nil || (existing != nil && (!existing.Done || b.w.durable(seen))) {
 		return existing, false, err
 	}
 	started := false
-	err := b.update(ctx, func(tx *bolt.Tx) error {
+	err = b.update(ctx, func(tx *bolt.Tx) error {
 		started = false
 		if err := taken(tx); err != nil || existing != nil {
 			return err

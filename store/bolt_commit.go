@@ -71,8 +71,18 @@ type committer struct {
 	// commits counts committed transactions, ops the functions run in
 	// them (for tests and the benchmark's report).
 	commits, ops atomic.Int64
-	// beforeTx, when set (tests), runs before each transaction.
-	beforeTx func()
+	// beforeTx, when set (tests), runs before each transaction;
+	// afterTx after a transaction was committed, before it counts as
+	// durable (the time bbolt spends in its fdatasync, when a reader can
+	// already see the transaction).
+	beforeTx, afterTx func()
+
+	// durableTx is the id of the last transaction known to be on disk.
+	// bbolt makes a transaction visible to readers when it writes its meta
+	// page, before the fdatasync that makes it durable; a reader that
+	// must not act on what a power loss could still take back (a replayed
+	// answer) compares its transaction's id with this one.
+	durableTx atomic.Int64
 
 	// firstDue holds, for each queue (queues[i]), the time prefix of the
 	// first key of its due index as of the last committed transaction
@@ -90,6 +100,7 @@ func newCommitter(db *bolt.DB) (*committer, error) {
 	c.cond = sync.NewCond(&c.mu)
 	err := db.View(func(tx *bolt.Tx) error {
 		c.publish(firstDueKeys(tx))
+		c.durableTx.Store(int64(tx.ID()))
 		return nil
 	})
 	if err != nil {
@@ -114,6 +125,10 @@ func (c *committer) publish(first [3][]byte) {
 		c.firstDue[i].Store(&first[i])
 	}
 }
+
+// durable reports whether the transaction with id txID (a reader's
+// tx.ID()) is on disk.
+func (c *committer) durable(txID int) bool { return int64(txID) <= c.durableTx.Load() }
 
 // mayBeDue reports whether the queue's first due key (as of the last
 // commit) is due by bound (dueKey(now, nil)).
@@ -185,8 +200,9 @@ func (c *committer) commit(batch []*writeOp) {
 		}
 		failed := -1
 		var first [3][]byte
+		var txID int
 		err := writeTx(c.db, func(tx *bolt.Tx) error {
-			defer func() { first = firstDueKeys(tx) }()
+			defer func() { first, txID = firstDueKeys(tx), tx.ID() }()
 			for i, op := range batch {
 				err := op.run(tx)
 				var r refusal
@@ -207,6 +223,10 @@ func (c *committer) commit(batch []*writeOp) {
 			continue
 		}
 		if err == nil {
+			if c.afterTx != nil {
+				c.afterTx()
+			}
+			c.durableTx.Store(int64(txID))
 			c.publish(first)
 			c.commits.Add(1)
 			c.ops.Add(int64(len(batch)))

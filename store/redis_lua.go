@@ -323,12 +323,20 @@ return 0
 //	X  remove queued       KEYS hash, zset;        ARGV id
 //	Y  put first, indexed  KEYS record key, zset;  ARGV record JSON, member
 //
-// Redis does not roll a script back, so every part that can fail (F on a
-// missing key) is checked in a first pass that writes nothing, and the
-// script returns {NOT_FOUND} from there; the second pass writes, and
-// cannot fail short of the server itself failing.
+// Redis does not roll a script back, so every part that can fail is
+// checked in a first pass that writes nothing: F on a missing key (the
+// script returns {NOT_FOUND}) and a key of another type than its command
+// needs (a WRONGTYPE error, which would otherwise stop the second pass
+// halfway: the hash and sorted set of Q and X; F's key, which is read and
+// decoded before any write, F coming first). SET, which the other parts
+// use, replaces a key of any type. The second pass writes, and cannot fail
+// short of the server itself failing.
 var scriptCommit = script(`
 local parts = ARGV[1]
+local function typed(key, want)
+	local t = redis.call('TYPE', key)['ok']
+	return t == 'none' or t == want
+end
 local function walk(fn)
 	local k, a = 1, 2
 	for i = 1, #parts do
@@ -344,7 +352,14 @@ local function walk(fn)
 	end
 end
 local missing = walk(function(p, k, a)
-	if p == 'F' and redis.call('EXISTS', KEYS[k]) == 0 then return {NOT_FOUND} end
+	if p == 'F' then
+		if redis.call('EXISTS', KEYS[k]) == 0 then return {NOT_FOUND} end
+		if not typed(KEYS[k], 'string') then
+			return redis.error_reply('WRONGTYPE ' .. KEYS[k] .. ' is not a string; nothing written')
+		end
+	elseif (p == 'Q' or p == 'X') and not (typed(KEYS[k], 'hash') and typed(KEYS[k + 1], 'zset')) then
+		return redis.error_reply('WRONGTYPE ' .. KEYS[k] .. ' or ' .. KEYS[k + 1] .. ' is not a queue; nothing written')
+	end
 end)
 if missing then return missing end
 walk(function(p, k, a)

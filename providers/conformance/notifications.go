@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -113,19 +114,51 @@ func checkNotification(t *testing.T, i int, n *providers.Notification, p *provid
 	if n.Trust.Amount > n.Trust.Object || n.Trust.Status > n.Trust.Object || n.Trust.Reference > n.Trust.Object {
 		t.Errorf("notification %d: a claim is trusted more than the notification itself: %+v", i, n.Trust)
 	}
-	// ProviderEvent must not carry the signature or credentials.
-	ev, _ := json.Marshal(n.ProviderEvent)
+	// ProviderEvent is nil or one compact-able JSON object with members,
+	// and it must not carry the signature or credentials: neither in its
+	// bytes nor in any of its strings once decoded (an escaped copy of a
+	// secret is still the secret).
+	ev := eventText(t, i, n.ProviderEvent)
 	for name, vals := range in.Header {
 		l := strings.ToLower(name)
 		if !strings.Contains(l, "signature") && !strings.Contains(l, "authorization") {
 			continue
 		}
 		for _, v := range vals {
-			if len(v) >= 8 && strings.Contains(string(ev), v) {
+			if len(v) >= 8 && strings.Contains(ev, v) {
 				t.Errorf("notification %d: ProviderEvent holds the %s header value", i, name)
+			}
+			// Basic credentials travel base64-encoded: their decoded
+			// form must not be in the event either.
+			if scheme, cred, ok := strings.Cut(v, " "); ok && strings.EqualFold(scheme, "Basic") {
+				if plain, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred)); err == nil && len(plain) >= 8 {
+					_, secret, _ := strings.Cut(string(plain), ":")
+					if len(secret) >= 8 && strings.Contains(ev, secret) {
+						t.Errorf("notification %d: ProviderEvent holds the password of the %s header", i, name)
+					}
+				}
 			}
 		}
 	}
+}
+
+// eventText checks that a ProviderEvent is nil or a JSON object with at
+// least one member, and returns its bytes followed by every key and string
+// value it holds, decoded, for the secret scans.
+func eventText(t *testing.T, i int, raw json.RawMessage) string {
+	t.Helper()
+	if raw == nil {
+		return ""
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
+		t.Errorf("notification %d: ProviderEvent %.200q is not a JSON object", i, raw)
+		return string(raw)
+	}
+	if len(m) == 0 {
+		t.Errorf("notification %d: ProviderEvent is an empty object (leave it nil)", i)
+	}
+	return string(raw) + "\n" + decodedStrings(raw)
 }
 
 func (s *suite) checkApprove(t *testing.T) {

@@ -146,6 +146,18 @@ var mutants = map[string]mutant{
 		},
 		fails: []string{"approve", "decline", "event_keys", "tampered_notification"},
 	},
+	"escaped_signature_in_event": {
+		apply: func(h *conformance.Harness, p *fake.Provider) { h.Provider = eventLeak{p, false} },
+		fails: []string{"approve", "decline"},
+	},
+	"escaped_secret_in_event": {
+		apply: func(h *conformance.Harness, p *fake.Provider) { h.Provider = eventLeak{p, true} },
+		fails: []string{"no_secrets"},
+	},
+	"event_not_an_object": {
+		apply: func(h *conformance.Harness, p *fake.Provider) { h.Provider = eventArray{p} },
+		fails: []string{"approve", "decline"},
+	},
 	"tamper_is_noop": {
 		apply: func(h *conformance.Harness, p *fake.Provider) {
 			h.Tamper = func(n *providers.IncomingNotification) *providers.IncomingNotification { return n }
@@ -295,4 +307,40 @@ func (m badNotFound) FindPayment(ctx context.Context, do providers.Doer, ref str
 		return nil, providers.ProviderFault("404", "not found", providers.SentYes, false)
 	}
 	return p, nil
+}
+
+// eventLeak copies the notification's signature header (or the account
+// secret) into its ProviderEvent, every character \u-escaped, so that the
+// raw bytes do not show it.
+type eventLeak struct {
+	*fake.Provider
+	secret bool
+}
+
+func (m eventLeak) VerifyNotification(in *providers.IncomingNotification) (*providers.Notification, error) {
+	n, err := m.Provider.VerifyNotification(in)
+	if n != nil && len(n.ProviderEvent) > 2 {
+		v := in.Header.Get(fake.SignatureHeader)
+		if m.secret {
+			v = secret
+		}
+		var esc strings.Builder
+		for _, c := range v {
+			fmt.Fprintf(&esc, `\u%04x`, c)
+		}
+		ev := n.ProviderEvent[: len(n.ProviderEvent)-1 : len(n.ProviderEvent)-1]
+		n.ProviderEvent = append(ev, `,"copy":"`+esc.String()+`"}`...)
+	}
+	return n, err
+}
+
+// eventArray hands over a ProviderEvent that is JSON but not an object.
+type eventArray struct{ *fake.Provider }
+
+func (m eventArray) VerifyNotification(in *providers.IncomingNotification) (*providers.Notification, error) {
+	n, err := m.Provider.VerifyNotification(in)
+	if n != nil {
+		n.ProviderEvent = json.RawMessage(`[1]`)
+	}
+	return n, err
 }

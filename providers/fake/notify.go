@@ -26,6 +26,10 @@ func (p *Provider) VerifyNotification(n *providers.IncomingNotification) (*provi
 	if w.Type != "payment.status" || w.EventID == "" || w.PaymentID == "" {
 		return nil, providers.Invalid("body", "a signed notification without type payment.status, event_id and payment_id")
 	}
+	providerEvent, err := json.Marshal(w)
+	if err != nil {
+		return nil, fmt.Errorf("fake: encoding the provider event: %w", err)
+	}
 	status := paymentStatus(w.Status)
 	event := ""
 	switch status {
@@ -43,10 +47,9 @@ func (p *Provider) VerifyNotification(n *providers.IncomingNotification) (*provi
 		Trust: providers.Claims{Object: providers.SignedBody, Status: providers.SignedBody,
 			Amount: providers.SignedBody, Reference: providers.SignedBody, Time: providers.SignedBody},
 		EventKey: w.EventID,
-		ProviderEvent: map[string]any{
-			"event_id": w.EventID, "type": w.Type, "payment_id": w.PaymentID,
-			"reference": w.Reference, "status": w.Status, "amount": w.Amount, "currency": w.Currency,
-		},
+		// The fields the fake's notification defines, re-encoded (the
+		// body carries no secret; its signature is a header).
+		ProviderEvent:  providerEvent,
 		ProviderStatus: w.Status,
 	}, nil
 }

@@ -45,7 +45,7 @@ func FuzzVerifyNotification(f *testing.F) {
 		if n.EventType != "" && !providers.ValidEventType(n.EventType) {
 			t.Fatalf("event type %q", n.EventType)
 		}
-		if _, ok := n.ProviderEvent["security"]; ok {
+		if _, ok := eventOf(t, n.ProviderEvent)["security"]; ok {
 			t.Fatal("security in provider event")
 		}
 		if n.Trust.Object != providers.Unsigned {

@@ -4,14 +4,17 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/caddy-payments/caddy-payments/providers"
+	"github.com/caddy-payments/caddy-payments/providers/internal/eventjson"
 )
 
 // signedFields are the only notification fields payabl's security covers,
@@ -306,48 +309,85 @@ func mapPayment(out *providers.Notification, code int, form url.Values) {
 	}
 }
 
-// providerEvent is the notification's own fields for the forwarded event:
-// security and anything secret removed, bank account numbers masked,
-// values decoded from Latin-1 where they are not UTF-8. Only the signed
-// fields (transactionid, type, errorcode, timestamp) stand at the top;
-// every other field (payment_state, amount, orderid, …) is under
-// "unsigned", so nothing inside the gateway-signed event passes an
-// unsigned value off as payabl's word.
-func providerEvent(form url.Values) map[string]any {
-	ev := make(map[string]any, len(signedFields)+1)
-	unsigned := make(map[string]any, len(form))
+// providerEvent is the notification's own fields for the forwarded event,
+// as one JSON object: security and anything secret removed, bank account
+// numbers masked, values decoded from Latin-1 where they are not UTF-8.
+// Only the signed fields (transactionid, type, errorcode, timestamp) stand
+// at the top; every other field (payment_state, amount, orderid, …) is
+// under "unsigned", so nothing inside the gateway-signed event passes an
+// unsigned value off as payabl's word. A field given once is a string, a
+// repeated one an array of strings; members are in byte-wise order of
+// their names (as encoding/json writes a map). Nil when nothing is left.
+func providerEvent(form url.Values) json.RawMessage {
+	var stack [32]string
+	keys, size := stack[:0], 32
 	for k, vs := range form {
-		target := unsigned
-		for _, f := range signedFields {
-			if k == f {
-				target = ev
-			}
-		}
-		lk := strings.ToLower(k)
-		if secretFields[lk] {
+		if secretFields[strings.ToLower(k)] {
 			continue
 		}
-		clean := func(v string) string {
-			v = fromLatin1(v)
-			if maskedFields[lk] {
-				v = providers.MaskAccount(v)
-			}
-			return v
+		keys = append(keys, k)
+		size += len(k) + 8
+		for _, v := range vs {
+			size += len(v) + 4
 		}
-		if len(vs) == 1 {
-			target[k] = clean(vs[0])
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	slices.Sort(keys)
+	b := make([]byte, 0, size)
+	b = append(b, '{')
+	unsigned := 0
+	for _, k := range keys {
+		if !slices.Contains(signedFields, k) {
+			unsigned++
 			continue
 		}
-		out := make([]string, len(vs))
-		for i, v := range vs {
-			out[i] = clean(v)
+		b = appendField(b, k, form[k])
+	}
+	if unsigned > 0 {
+		if len(b) > 1 {
+			b = append(b, ',')
 		}
-		target[k] = out
+		b = append(b, `"unsigned":{`...)
+		for _, k := range keys {
+			if !slices.Contains(signedFields, k) {
+				b = appendField(b, k, form[k])
+			}
+		}
+		b = append(b, '}')
 	}
-	if len(unsigned) > 0 {
-		ev["unsigned"] = unsigned
+	return append(b, '}')
+}
+
+// appendField appends one member "k":value to the object being built in
+// b (with the comma before it when it is not the first): the value is
+// decoded from Latin-1 and masked when k names an account number; one
+// value is a string, several an array of strings.
+func appendField(b []byte, k string, vs []string) []byte {
+	if c := b[len(b)-1]; c != '{' {
+		b = append(b, ',')
 	}
-	return ev
+	b = eventjson.AppendString(b, k)
+	b = append(b, ':')
+	masked := maskedFields[strings.ToLower(k)]
+	if len(vs) != 1 {
+		b = append(b, '[')
+	}
+	for i, v := range vs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		v = fromLatin1(v)
+		if masked {
+			v = providers.MaskAccount(v)
+		}
+		b = eventjson.AppendString(b, v)
+	}
+	if len(vs) != 1 {
+		b = append(b, ']')
+	}
+	return b
 }
 
 // Acknowledge implements providers.Provider: payabl wants HTTP 200 with

@@ -100,7 +100,7 @@ func TestReadingsAgainstSandbox(t *testing.T) {
 			}
 			again := f.notes.wait(t, id, func(l []*providers.IncomingNotification) bool { return len(l) >= 3 })
 			n3, err := f.p.VerifyNotification(again[2])
-			if err != nil || n3.EventType != "payment.succeeded" || n3.EventKey == n2.EventKey || n3.ProviderEvent["unsigned"].(map[string]any)["payment_state"] != "credited" {
+			if err != nil || n3.EventType != "payment.succeeded" || n3.EventKey == n2.EventKey || eventOf(t, n3.ProviderEvent)["unsigned"].(map[string]any)["payment_state"] != "credited" {
 				t.Fatalf("resent notification: %+v %v", n3, err)
 			}
 		})

@@ -1,11 +1,9 @@
 package paysage
 
 import (
-	"bytes"
 	"encoding/json"
-	"strings"
 
-	"github.com/caddy-payments/caddy-payments/providers"
+	"github.com/caddy-payments/caddy-payments/providers/internal/eventjson"
 )
 
 // secretKeys never leave the package in ProviderEvent: anything that could
@@ -23,53 +21,22 @@ var accountKeys = map[string]bool{
 	"number": true, "card_number": true, "bank_number": true,
 }
 
-// providerEvent is the notification body for the forwarded event, with
-// secrets removed and account numbers masked at any depth. Numbers stay
-// exact (json.Number), so amounts in minor units are not turned into
-// floats. A body that does not decode gives nil.
-func providerEvent(body []byte) map[string]any {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var m map[string]any
-	if dec.Decode(&m) != nil {
-		return nil
-	}
-	return scrub(m, 0).(map[string]any)
+// eventRules: secrets removed and account numbers masked at any depth (a
+// masked member that is not a string, such as a bank_account object,
+// becomes "****"); structure deeper than 16 levels is dropped rather than
+// walked without end.
+var eventRules = &eventjson.Rules{Drop: secretKeys, Mask: accountKeys, MaskOther: true, MaxDepth: 16}
+
+// providerEvent is the notification body for the forwarded event, as raw
+// JSON, with secrets removed and account numbers masked at any depth.
+// Number literals are copied byte for byte, so amounts in minor units stay
+// exact. A body that is not a JSON object, or leaves nothing, gives nil.
+func providerEvent(body []byte) json.RawMessage {
+	return eventjson.Scrub(body, eventRules)
 }
 
-// scrub cleans one decoded JSON value. Depth is capped: deeper structure
-// is dropped rather than walked without end.
-func scrub(v any, depth int) any {
-	if depth > 16 {
-		return nil
-	}
-	switch x := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, val := range x {
-			lk := strings.ToLower(k)
-			switch {
-			case secretKeys[lk]:
-				continue
-			case accountKeys[lk]:
-				if s, ok := val.(string); ok {
-					out[k] = providers.MaskAccount(s)
-				} else if val != nil {
-					out[k] = "****"
-				} else {
-					out[k] = nil
-				}
-			default:
-				out[k] = scrub(val, depth+1)
-			}
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = scrub(e, depth+1)
-		}
-		return out
-	}
-	return v
+// providerEventOfValid is providerEvent of a body decodeEnvelope has just
+// read (so valid JSON: not validated again).
+func providerEventOfValid(body []byte) json.RawMessage {
+	return eventjson.ScrubValid(body, eventRules)
 }

@@ -7,7 +7,6 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -127,12 +126,14 @@ func (p *Provider) VerifyNotification(n *providers.IncomingNotification) (*provi
 	if err != nil {
 		return nil, err
 	}
+	// Read with gjson as the replies are (reply.go: the same acceptance and
+	// values as encoding/json into these structs).
 	var env envelope
-	if err := json.Unmarshal(n.Body, &env); err != nil || !present(env.Transaction) {
+	if !decodeEnvelope(n.Body, &env) || !present(env.Transaction) {
 		return nil, invalidNotification("the body is not a PaySage transaction ({\"transaction\":{…}})")
 	}
 	var t transaction
-	if err := json.Unmarshal(env.Transaction, &t); err != nil {
+	if !decodeTransaction(&t, env.transaction) {
 		return nil, invalidNotification("the transaction object is malformed")
 	}
 	if !validUID(t.UID) || t.Status == "" {
@@ -147,7 +148,7 @@ func (p *Provider) VerifyNotification(n *providers.IncomingNotification) (*provi
 		At:              t.stated(),
 		MaxAge:          notificationWindow,
 		EventKey:        eventKey(t.UID, t.Status, n.Body),
-		ProviderEvent:   providerEvent(n.Body),
+		ProviderEvent:   providerEventOfValid(n.Body),
 	}
 	// The amount is given only when it is a well-formed integer in a known
 	// currency; it is signed only with a signature (see claims).
@@ -203,7 +204,16 @@ func invalidNotification(reason string) error {
 // or the same status with other content, e.g. a later updated_at) differ.
 func eventKey(uid, status string, body []byte) string {
 	sum := sha256.Sum256(body)
-	return uid + "|" + status + "|" + hex.EncodeToString(sum[:16])
+	var b strings.Builder
+	b.Grow(len(uid) + len(status) + 2 + 2*16)
+	b.WriteString(uid)
+	b.WriteByte('|')
+	b.WriteString(status)
+	b.WriteByte('|')
+	var h [2 * 16]byte
+	hex.Encode(h[:], sum[:16])
+	b.Write(h[:])
+	return b.String()
 }
 
 // Acknowledge implements providers.Provider: PaySage wants HTTP 200

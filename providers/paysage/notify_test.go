@@ -1,6 +1,7 @@
 package paysage
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
@@ -68,10 +69,10 @@ func TestSignedPaymentNotification(t *testing.T) {
 	if !strings.HasPrefix(n.EventKey, seedUID+"|successful|") {
 		t.Fatalf("event key %q", n.EventKey)
 	}
-	golden(t, "notification_payment_successful.golden", indent(t, n.ProviderEvent))
-	// Numbers stay exact integers.
-	tx := n.ProviderEvent["transaction"].(map[string]any)
-	if tx["amount"] != json.Number("500") {
+	golden(t, "notification_payment_successful.golden", indent(t, eventOf(t, n.ProviderEvent)))
+	// Numbers stay exact integers, their literal byte for byte.
+	tx := eventOf(t, n.ProviderEvent)["transaction"].(map[string]any)
+	if tx["amount"] != json.Number("500") || !bytes.Contains(n.ProviderEvent, []byte(`"amount":500,`)) {
 		t.Fatalf("amount %#v", tx["amount"])
 	}
 

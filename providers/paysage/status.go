@@ -50,10 +50,16 @@ func refundStatus(s string) string {
 // paymentEventType is the canonical event for a payment status; "" for
 // statuses that are no event (requires_action, unknown).
 func paymentEventType(s providers.Status) string {
-	switch s {
-	case providers.StatusProcessing, providers.StatusAuthorized, providers.StatusSucceeded,
-		providers.StatusFailed, providers.StatusCancelled, providers.StatusExpired:
-		return "payment." + string(s)
-	}
-	return ""
+	return paymentEventTypes[s]
 }
+
+// paymentEventTypes are the statuses that make an event, with its type
+// (built once: not a string per notification).
+var paymentEventTypes = func() map[providers.Status]string {
+	m := map[providers.Status]string{}
+	for _, s := range []providers.Status{providers.StatusProcessing, providers.StatusAuthorized, providers.StatusSucceeded,
+		providers.StatusFailed, providers.StatusCancelled, providers.StatusExpired} {
+		m[s] = "payment." + string(s)
+	}
+	return m
+}()

@@ -1,6 +1,7 @@
 package paysage
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -139,8 +140,8 @@ type envelope struct {
 
 // present reports whether a raw JSON member is there and not null.
 func present(raw json.RawMessage) bool {
-	s := strings.TrimSpace(string(raw))
-	return s != "" && s != "null"
+	s := bytes.TrimSpace(raw)
+	return len(s) > 0 && string(s) != "null"
 }
 
 // parseTransaction decodes and checks one transaction object.

@@ -1,7 +1,6 @@
 package razorpay
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,7 +10,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tidwall/gjson"
+
 	"github.com/caddy-payments/caddy-payments/providers"
+	"github.com/caddy-payments/caddy-payments/providers/internal/eventjson"
+	"github.com/caddy-payments/caddy-payments/providers/internal/replyjson"
 )
 
 // Webhook headers (reference §9.1).
@@ -54,25 +57,66 @@ func unauthenticated(reason string) error {
 	return fmt.Errorf("razorpay: %s: %w", reason, providers.ErrUnauthenticated)
 }
 
-// event is the webhook envelope (reference §9.2). Entities are decoded
-// leniently: an unknown event carries entities this package never reads.
+// event is the webhook envelope (reference §9.2), read by decodeEvent.
+// Entities are decoded leniently and only when used: an unknown event
+// carries entities this package never reads.
 type event struct {
 	Entity    string   `json:"entity"`
 	AccountID string   `json:"account_id"`
 	Event     string   `json:"event"`
 	Contains  []string `json:"contains"`
 	Payload   struct {
-		Payment *struct {
-			Entity json.RawMessage `json:"entity"`
-		} `json:"payment"`
-		Order *struct {
-			Entity json.RawMessage `json:"entity"`
-		} `json:"order"`
-		Refund *struct {
-			Entity json.RawMessage `json:"entity"`
-		} `json:"refund"`
+		Payment *entityRef `json:"payment"`
+		Order   *entityRef `json:"order"`
+		Refund  *entityRef `json:"refund"`
 	} `json:"payload"`
 	CreatedAt int64 `json:"created_at"`
+}
+
+// entityRef is one payload member, {"entity":{…}}: the entity's value as
+// read (not Exists when the member has no entity).
+type entityRef struct {
+	Entity gjson.Result `json:"entity"`
+}
+
+// The webhook is read with gjson (replyjson), as the replies are: the json
+// tags above say what is read, and decodeEvent accepts exactly what
+// encoding/json accepted into this struct with json.RawMessage entities,
+// with the same values (notify_diff_test.go holds the two together).
+var (
+	entityRefFields = []replyjson.Field[entityRef]{
+		{Name: "entity", Set: func(r *entityRef, v gjson.Result) bool { r.Entity = v; return true }},
+	}
+	payloadRef = func(dst **entityRef, v gjson.Result) bool {
+		return replyjson.Pointer(dst, v, func(r *entityRef, v gjson.Result) bool { return replyjson.Struct(r, v, entityRefFields) })
+	}
+	payloadFields = []replyjson.Field[event]{
+		{Name: "payment", Set: func(e *event, v gjson.Result) bool { return payloadRef(&e.Payload.Payment, v) }},
+		{Name: "order", Set: func(e *event, v gjson.Result) bool { return payloadRef(&e.Payload.Order, v) }},
+		{Name: "refund", Set: func(e *event, v gjson.Result) bool { return payloadRef(&e.Payload.Refund, v) }},
+	}
+	eventFields = []replyjson.Field[event]{
+		{Name: "entity", Set: func(e *event, v gjson.Result) bool { return replyjson.String(&e.Entity, v) }},
+		{Name: "account_id", Set: func(e *event, v gjson.Result) bool { return replyjson.String(&e.AccountID, v) }},
+		{Name: "event", Set: func(e *event, v gjson.Result) bool { return replyjson.String(&e.Event, v) }},
+		{Name: "contains", Set: func(e *event, v gjson.Result) bool { return replyjson.Slice(&e.Contains, v, replyjson.String) }},
+		{Name: "payload", Set: func(e *event, v gjson.Result) bool { return replyjson.Struct(e, v, payloadFields) }},
+		{Name: "created_at", Set: func(e *event, v gjson.Result) bool { return replyjson.Int64(&e.CreatedAt, v) }},
+	}
+)
+
+// decodeEvent reads a webhook body into ev; false when it is not JSON or
+// does not fit event.
+func decodeEvent(body []byte, ev *event) bool {
+	root, ok := replyjson.Parse(body)
+	return ok && replyjson.Struct(ev, root, eventFields)
+}
+
+// decodeEntityRef reads a payload member's entity into dst with decode;
+// false when the member has no entity or it does not fit (as
+// json.Unmarshal of a missing json.RawMessage entity failed).
+func decodeEntityRef[T any](r *entityRef, dst *T, decode func(*T, gjson.Result) bool) bool {
+	return r.Entity.Exists() && decode(dst, r.Entity)
 }
 
 // paymentEvents map the webhook events about a payment to canonical
@@ -132,7 +176,7 @@ func (p *Provider) VerifyNotification(in *providers.IncomingNotification) (*prov
 		return nil, unauthenticated("X-Razorpay-Signature does not match the body")
 	}
 	var ev event
-	if err := json.Unmarshal(in.Body, &ev); err != nil || ev.Entity != "event" || ev.Event == "" {
+	if !decodeEvent(in.Body, &ev) || ev.Entity != "event" || ev.Event == "" {
 		return nil, providers.Invalid("body", "the signed webhook body is not a Razorpay event")
 	}
 	if p.AccountID != "" && ev.AccountID != p.AccountID {
@@ -152,20 +196,20 @@ func (p *Provider) VerifyNotification(in *providers.IncomingNotification) (*prov
 			Amount: providers.SignedBody, Reference: providers.SignedBody, Time: providers.SignedBody},
 		At:             at,
 		MaxAge:         webhookWindow,
-		ProviderEvent:  providerEvent(in.Body),
+		ProviderEvent:  providerEventOfValid(in.Body),
 		ProviderStatus: ev.Event,
 	}
 	var pay *payment
 	if ev.Payload.Payment != nil {
 		pay = new(payment)
-		if err := json.Unmarshal(ev.Payload.Payment.Entity, pay); err != nil {
+		if !decodeEntityRef(ev.Payload.Payment, pay, decodePayment) {
 			return nil, providers.Invalid("body", "the payment entity of the webhook could not be read")
 		}
 	}
 	if status, ok := paymentEvents[ev.Event]; ok {
 		var o order
 		if ev.Payload.Order != nil {
-			if err := json.Unmarshal(ev.Payload.Order.Entity, &o); err != nil {
+			if !decodeEntityRef(ev.Payload.Order, &o, decodeOrder) {
 				return nil, providers.Invalid("body", "the order entity of the webhook could not be read")
 			}
 		}
@@ -202,7 +246,7 @@ func (p *Provider) VerifyNotification(in *providers.IncomingNotification) (*prov
 	}
 	if status, ok := refundEvents[ev.Event]; ok && ev.Payload.Refund != nil {
 		var rf refund
-		if err := json.Unmarshal(ev.Payload.Refund.Entity, &rf); err != nil {
+		if !decodeEntityRef(ev.Payload.Refund, &rf, decodeRefund) {
 			return nil, providers.Invalid("body", "the refund entity of the webhook could not be read")
 		}
 		n.Object = "refund"
@@ -230,36 +274,21 @@ func (p *Provider) VerifyNotification(in *providers.IncomingNotification) (*prov
 // ProviderEvent.
 var maskedFields = map[string]bool{"account_number": true, "iban": true, "bank_account_number": true}
 
-// providerEvent decodes the (already verified) body for the forwarded
-// event, masking bank account numbers. Webhook bodies carry no secret and
-// no signature (those are headers); numbers stay json.Number so amounts
-// are not turned into floats.
-func providerEvent(body []byte) map[string]any {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
-		return nil
-	}
-	mask(m)
-	return m
+// eventRules mask bank account numbers (string values) at any depth.
+// Webhook bodies carry no secret and no signature (those are headers).
+var eventRules = &eventjson.Rules{Mask: maskedFields}
+
+// providerEvent is the (already verified) body for the forwarded event, as
+// raw JSON, with bank account numbers masked. Number literals are copied
+// byte for byte, so amounts are not turned into floats.
+func providerEvent(body []byte) json.RawMessage {
+	return eventjson.Scrub(body, eventRules)
 }
 
-func mask(v any) {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, x := range t {
-			if s, ok := x.(string); ok && maskedFields[strings.ToLower(k)] {
-				t[k] = providers.MaskAccount(s)
-				continue
-			}
-			mask(x)
-		}
-	case []any:
-		for _, x := range t {
-			mask(x)
-		}
-	}
+// providerEventOfValid is providerEvent of a body decodeEvent has just
+// read (so valid JSON: not validated again).
+func providerEventOfValid(body []byte) json.RawMessage {
+	return eventjson.ScrubValid(body, eventRules)
 }
 
 // Acknowledge implements providers.Provider: Razorpay wants any 2xx
