@@ -359,6 +359,8 @@ local missing = walk(function(p, k, a)
 		end
 	elseif (p == 'Q' or p == 'X') and not (typed(KEYS[k], 'hash') and typed(KEYS[k + 1], 'zset')) then
 		return redis.error_reply('WRONGTYPE ' .. KEYS[k] .. ' or ' .. KEYS[k + 1] .. ' is not a queue; nothing written')
+	elseif p == 'Y' and not typed(KEYS[k + 1], 'zset') then
+		return redis.error_reply('WRONGTYPE ' .. KEYS[k + 1] .. ' is not an index; nothing written')
 	end
 end)
 if missing then return missing end
