@@ -11,9 +11,13 @@ import (
 	"github.com/caddy-payments/caddy-payments/store"
 )
 
-// servePayments is /payments: POST creates, GET finds by reference.
+// servePayments is /payments: POST creates, GET finds by reference, or
+// lists the recorded payments without one (api_events.go).
 func (h *Handler) servePayments(w http.ResponseWriter, r *http.Request, c call) error {
 	if r.Method == http.MethodGet {
+		if !r.URL.Query().Has("reference") {
+			return h.serveListPayments(w, r)
+		}
 		return h.serveFindPayment(w, r)
 	}
 	return h.serveCreatePayment(w, r)

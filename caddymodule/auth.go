@@ -12,8 +12,8 @@ import (
 	"github.com/caddy-payments/caddy-payments/providers"
 )
 
-// API key scopes (PRODUCT.md, "Scoped API keys"). The events scopes are
-// accepted now for the Events API to come; no route needs them yet.
+// API key scopes (PRODUCT.md, "Scoped API keys"). events:read covers GET
+// /events and GET /events/{id}, events:write POST /events/{id}/redeliver.
 const (
 	ScopePaymentsRead  = "payments:read"
 	ScopePaymentsWrite = "payments:write"
@@ -47,8 +47,8 @@ type APIKey struct {
 	// What the key may do, at least one of: payments:read (GET /payments,
 	// /payments/{id}, /refunds/{id}, /payouts/{id}, /providers),
 	// payments:write (POST /payments), refunds:write (POST
-	// /payments/{id}/refunds), payouts:write (POST /payouts), events:read,
-	// events:write (for the Events API; no route uses them yet).
+	// /payments/{id}/refunds), payouts:write (POST /payouts), events:read
+	// (GET /events, /events/{id}), events:write (POST /events/{id}/redeliver).
 	Scopes []string `json:"scopes"`
 }
 

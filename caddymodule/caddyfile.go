@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -64,6 +65,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		forward_timeout <duration>       # default 15s (4s at most while the provider waits)
 //		reconcile_schedule <duration>... # default 1m 5m 15m 1h 6h 24h
 //		reconcile_limit <concurrent> <per_second>  # per provider account; default 4 10
+//		event_retention <duration>       # events kept for GET /events; default 720h
 //
 //		# provider connections
 //		max_idle_conns_per_host <n>      # default 64
@@ -210,6 +212,19 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			} else {
 				h.ForwardTimeout = caddy.Duration(dur)
 			}
+		case "event_retention":
+			if err := once(opt); err != nil {
+				return err
+			}
+			var v string
+			if !d.AllArgs(&v) {
+				return d.ArgErr()
+			}
+			dur, err := caddy.ParseDuration(v)
+			if err != nil || dur < time.Minute {
+				return d.Errf("event_retention: '%s' is not a duration of at least 1m (e.g. 720h)", v)
+			}
+			h.EventRetention = caddy.Duration(dur)
 		case "outbox":
 			if err := once(opt); err != nil {
 				return err

@@ -108,6 +108,12 @@ type Handler struct {
 	// worker's attempts get the whole timeout. Default: 15s.
 	ForwardTimeout caddy.Duration `json:"forward_timeout,omitempty"`
 
+	// How long every event the gateway announced to the shop is kept for
+	// the Events API (GET /events, GET /events/{id}, POST
+	// /events/{id}/redeliver). Older events are pruned by the outbox
+	// worker, a bounded batch per tick. Default: 720h (30 days).
+	EventRetention caddy.Duration `json:"event_retention,omitempty"`
+
 	// Keep the state in Redis instead of the embedded file, so that several
 	// Caddy instances share it. Default: the embedded file.
 	Redis *RedisStorage `json:"redis,omitempty"`

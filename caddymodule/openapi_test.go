@@ -123,7 +123,7 @@ func notGateway(req *http.Request) *http.Request {
 func templatePath(p string) string {
 	seg := strings.Split(strings.Trim(p, "/"), "/")
 	switch {
-	case len(seg) >= 2 && (seg[0] == "payments" || seg[0] == "refunds" || seg[0] == "payouts"):
+	case len(seg) >= 2 && (seg[0] == "payments" || seg[0] == "refunds" || seg[0] == "payouts" || seg[0] == "events"):
 		seg[1] = "{id}"
 	case len(seg) >= 2 && (seg[0] == "notifications" || seg[0] == "returns"):
 		seg[1] = "{name}"

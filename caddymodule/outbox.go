@@ -130,6 +130,7 @@ func (h *Handler) runOutbox(ctx context.Context) {
 		case <-t.C:
 			h.reconcileDue(ctx)
 			h.deliverDue(ctx)
+			h.pruneEvents(ctx) // api_events.go
 		}
 	}
 }

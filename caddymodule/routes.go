@@ -96,6 +96,18 @@ func (h *Handler) match(path string) *route {
 		}}
 	case len(seg) == 2 && seg[0] == "payouts":
 		rt = &route{pattern: "/payouts/{id}", kind: providers.KindPayout, authed: true, ops: []op{read(h.serveGetPayout)}}
+	case len(seg) == 1 && seg[0] == "events":
+		rt = &route{pattern: "/events", authed: true, ops: []op{
+			{method: http.MethodGet, scope: ScopeEventsRead, serve: h.serveListEvents},
+		}}
+	case len(seg) == 2 && seg[0] == "events":
+		rt = &route{pattern: "/events/{id}", authed: true, ops: []op{
+			{method: http.MethodGet, scope: ScopeEventsRead, serve: h.serveGetEvent},
+		}}
+	case len(seg) == 3 && seg[0] == "events" && seg[2] == "redeliver":
+		rt = &route{pattern: "/events/{id}/redeliver", authed: true, ops: []op{
+			{method: http.MethodPost, scope: ScopeEventsWrite, serve: h.serveRedeliverEvent},
+		}}
 	case len(seg) == 1 && seg[0] == "providers":
 		rt = &route{pattern: "/providers", authed: true, ops: []op{read(h.serveProviders)}}
 	case len(seg) == 2 && seg[0] == "notifications":

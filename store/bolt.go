@@ -133,7 +133,7 @@ func openDB(abs string) (*bolt.DB, error) {
 		return nil, err
 	}
 	err = writeTx(db, func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketPayments, bucketRefunds, bucketPayouts, bucketDelivered, bucketOnce, bucketIdem, bucketOutbox, bucketReconcile, bucketReconcileObjects, bucketAnnounced, bucketDueMeta} {
+		for _, name := range [][]byte{bucketPayments, bucketRefunds, bucketPayouts, bucketDelivered, bucketOnce, bucketIdem, bucketOutbox, bucketReconcile, bucketReconcileObjects, bucketAnnounced, bucketDueMeta, bucketEvents, bucketEventsTime, bucketPaymentsTime} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -261,8 +261,10 @@ func (b *Bolt) PutPayment(ctx context.Context, rec *PaymentRecord) (*PaymentReco
 	}
 	var out *PaymentRecord
 	err := b.update(ctx, func(tx *bolt.Tx) (err error) {
-		out, err = putFirstTx[PaymentRecord](tx, bucketPayments, rec.ID, rec)
-		return err
+		if out, err = putFirstTx[PaymentRecord](tx, bucketPayments, rec.ID, rec); err != nil {
+			return err
+		}
+		return indexPaymentTx(tx, out) // bolt_events.go
 	})
 	if err != nil {
 		return nil, err
@@ -752,6 +754,9 @@ func (b *Bolt) EnqueueEvent(ctx context.Context, e *OutboxEntry) (bool, error) {
 		if _, err := putQueued(tx, bucketOutbox, []byte(e.EventID), raw, e.NextAt); err != nil {
 			return err
 		}
+		if err := logEventTx(tx, e); err != nil { // bolt_events.go
+			return err
+		}
 		stored = true
 		return nil
 	})
@@ -925,7 +930,11 @@ func (b *Bolt) Commit(ctx context.Context, w *Writes) error {
 			}
 		}
 		if w.Payment != nil {
-			if _, err := putFirstTx(tx, bucketPayments, w.Payment.ID, w.Payment); err != nil {
+			p, err := putFirstTx(tx, bucketPayments, w.Payment.ID, w.Payment)
+			if err != nil {
+				return err
+			}
+			if err := indexPaymentTx(tx, p); err != nil { // bolt_events.go
 				return err
 			}
 		}

@@ -22,7 +22,7 @@ import (
 // with a FormatError: this code never reads, let alone writes, a format it
 // does not know. A new version adds its migration step and raises
 // FormatVersion.
-const FormatVersion = 1
+const FormatVersion = 2
 
 // ErrFormatTooNew is what a FormatError for state newer than FormatVersion
 // matches with errors.Is.
@@ -93,6 +93,10 @@ var formatMigrations = [FormatVersion]formatMigration{
 		}
 		return nil
 	}},
+	// 1 → 2. Version 2 keeps payments in a time index (bolt_events.go,
+	// redis_events.go) for GET /payments without reference: the step
+	// indexes the payments stored before.
+	{bolt: indexPaymentsTx, redis: indexRedisPayments},
 }
 
 // Where the file keeps its format version.

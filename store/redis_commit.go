@@ -59,9 +59,11 @@ func (r *Redis) Commit(ctx context.Context, w *Writes) error {
 		add('F', []string{r.key(rkIdem, f.Key)}, patch)
 	}
 	if w.Payment != nil {
-		if err := record('P', rkPayment, w.Payment.ID, w.Payment); err != nil {
-			return err
+		data, err := json.Marshal(w.Payment)
+		if err != nil {
+			return fmt.Errorf("store: encoding payment record %q: %w", w.Payment.ID, err)
 		}
+		add('Y', []string{r.key(rkPayment, w.Payment.ID), r.prefix + rkPaymentsTime}, data, timeKey(w.Payment.CreatedAt, w.Payment.ID))
 	}
 	if w.Refund != nil {
 		if err := record('S', rkRefund, w.Refund.ID, w.Refund); err != nil {

@@ -243,7 +243,9 @@ return {CHANGED}
 // scriptEnqueue: KEYS[1] entries hash, KEYS[2] due zset, KEYS[3] the
 // event's delivered marker, KEYS[4] the announcement's owner, KEYS[5] the
 // announcement's delivered marker; ARGV id, entry JSON, score, '1' when
-// the entry has an announcement, owner TTL (ms). Returns 1 when it stored
+// the entry has an announcement, owner TTL (ms); and for the event log
+// (redis_events.go) KEYS[6] its hash, KEYS[7] its time index, ARGV[6] the
+// logged JSON, ARGV[7] the index member. Returns 1 when it stored
 // the entry, 0 when the id is already queued (kept as it is) or was
 // delivered, or another event owns the announcement.
 var scriptEnqueue = redis.NewScript(`
@@ -259,6 +261,9 @@ if ARGV[4] == '1' then
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+if redis.call('HSETNX', KEYS[6], ARGV[1], ARGV[6]) == 1 then
+	redis.call('ZADD', KEYS[7], 0, ARGV[7])
+end
 return 1
 `)
 
@@ -316,6 +321,7 @@ return 0
 //	O  once                KEYS once key;          ARGV data, ttl (ms)
 //	D  delivered           KEYS delivered key;     ARGV time, ttl (s)
 //	X  remove queued       KEYS hash, zset;        ARGV id
+//	Y  put first, indexed  KEYS record key, zset;  ARGV record JSON, member
 //
 // Redis does not roll a script back, so every part that can fail is
 // checked in a first pass that writes nothing: F on a missing key (the
@@ -338,7 +344,8 @@ local function walk(fn)
 		local nk, na = 1, 1
 		if p == 'Q' then nk, na = 2, 3
 		elseif p == 'O' or p == 'D' then na = 2
-		elseif p == 'X' then nk = 2 end
+		elseif p == 'X' then nk = 2
+		elseif p == 'Y' then nk, na = 2, 2 end
 		local r = fn(p, k, a)
 		if r then return r end
 		k, a = k + nk, a + na
@@ -352,6 +359,8 @@ local missing = walk(function(p, k, a)
 		end
 	elseif (p == 'Q' or p == 'X') and not (typed(KEYS[k], 'hash') and typed(KEYS[k + 1], 'zset')) then
 		return redis.error_reply('WRONGTYPE ' .. KEYS[k] .. ' or ' .. KEYS[k + 1] .. ' is not a queue; nothing written')
+	elseif p == 'Y' and not typed(KEYS[k + 1], 'zset') then
+		return redis.error_reply('WRONGTYPE ' .. KEYS[k + 1] .. ' is not an index; nothing written')
 	end
 end)
 if missing then return missing end
@@ -374,6 +383,10 @@ walk(function(p, k, a)
 	elseif p == 'X' then
 		redis.call('HDEL', KEYS[k], ARGV[a])
 		redis.call('ZREM', KEYS[k + 1], ARGV[a])
+	elseif p == 'Y' then
+		if redis.call('SET', KEYS[k], ARGV[a], 'NX') then
+			redis.call('ZADD', KEYS[k + 1], 0, ARGV[a + 1])
+		end
 	end
 end)
 return {CHANGED}

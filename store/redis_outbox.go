@@ -62,12 +62,17 @@ func (r *Redis) EnqueueEvent(ctx context.Context, e *OutboxEntry) (bool, error) 
 	if err := r.ready(ctx); err != nil {
 		return false, err
 	}
-	keys := append(r.outboxKeys(), r.key(rkDelivered, e.EventID), r.key(rkAnnounced, e.Announce), r.key(rkDelivered, e.Announce))
+	logged, member, err := logArgs(e) // redis_events.go
+	if err != nil {
+		return false, err
+	}
+	keys := append(r.outboxKeys(), r.key(rkDelivered, e.EventID), r.key(rkAnnounced, e.Announce), r.key(rkDelivered, e.Announce),
+		r.prefix+rkEvents, r.prefix+rkEventsTime)
 	announce := "0"
 	if e.Announce != "" {
 		announce = "1"
 	}
-	n, err := scriptEnqueue.Run(ctx, r.client, keys, e.EventID, data, score(e.NextAt), announce, ttlMillis(RedisDeliveredTTL)).Int64()
+	n, err := scriptEnqueue.Run(ctx, r.client, keys, e.EventID, data, score(e.NextAt), announce, ttlMillis(RedisDeliveredTTL), logged, member).Int64()
 	if err != nil {
 		return false, redisErr("enqueue event", err)
 	}

@@ -62,7 +62,7 @@ func (r *Redis) PutPayment(ctx context.Context, rec *PaymentRecord) (*PaymentRec
 	if err := validateRedisPayment(rec); err != nil {
 		return nil, err
 	}
-	return putFirst[PaymentRecord](ctx, r, rkPayment, rec.ID, rec)
+	return r.putPayment(ctx, rec) // redis_events.go: with its time index
 }
 
 // GetPayment returns a copy of the payment or ErrNotFound.

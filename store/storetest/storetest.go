@@ -56,6 +56,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CommitFirstWriterWins", testCommitFirstWriterWins},
 		{"CommitAllOrNothing", testCommitAllOrNothing},
 		{"CommitDelivery", testCommitDelivery},
+		{"EventLog", testEventLog}, // events.go
+		{"EventLogPrune", testEventLogPrune},
+		{"EventRedeliver", testEventRedeliver},
+		{"PaymentList", testPaymentList},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
