@@ -261,7 +261,7 @@ func (b *Bolt) PutPayment(ctx context.Context, rec *PaymentRecord) (*PaymentReco
 	}
 	var out *PaymentRecord
 	err := b.update(ctx, func(tx *bolt.Tx) (err error) {
-		if out, err = putFirstTx[PaymentRecord](tx, bucketPayments, rec.ID, rec); err != nil {
+		if out, err = putPaymentTx(tx, rec); err != nil {
 			return err
 		}
 		return indexPaymentTx(tx, out) // bolt_events.go
@@ -270,6 +270,21 @@ func (b *Bolt) PutPayment(ctx context.Context, rec *PaymentRecord) (*PaymentReco
 		return nil, err
 	}
 	return out, nil
+}
+
+// putPaymentTx stores rec unless a payment with its ID exists (first
+// writer wins), except that an existing record gets the merchant's return
+// URLs it lacks (fillReturnURLs); either way it returns a fresh copy of the
+// stored record.
+func putPaymentTx(tx *bolt.Tx, rec *PaymentRecord) (*PaymentRecord, error) {
+	existing, err := putFirstTx(tx, bucketPayments, rec.ID, rec)
+	if err != nil || existing == rec || !fillReturnURLs(existing, rec) {
+		return existing, err
+	}
+	if err := save(tx, bucketPayments, rec.ID, existing); err != nil {
+		return nil, err
+	}
+	return existing, nil
 }
 
 // putFirstTx stores rec under id unless the bucket has a record there;
@@ -930,7 +945,7 @@ func (b *Bolt) Commit(ctx context.Context, w *Writes) error {
 			}
 		}
 		if w.Payment != nil {
-			p, err := putFirstTx(tx, bucketPayments, w.Payment.ID, w.Payment)
+			p, err := putPaymentTx(tx, w.Payment)
 			if err != nil {
 				return err
 			}

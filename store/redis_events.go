@@ -41,13 +41,15 @@ func logArgs(e *OutboxEntry) (string, string, error) {
 }
 
 // scriptPutPayment: KEYS[1] payment, KEYS[2] payment index; ARGV record
-// JSON, index member. First writer wins; the index gets the member of the
+// JSON, index member. First writer wins (an existing record only gets the
+// return URLs it lacks: fill_urls); the index gets the member of the
 // record that is stored.
-var scriptPutPayment = redis.NewScript(`
+var scriptPutPayment = script(`
 if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
 	redis.call('ZADD', KEYS[2], 0, ARGV[2])
 	return ARGV[1]
 end
+fill_urls(KEYS[1], ARGV[1])
 return redis.call('GET', KEYS[1])
 `)
 

@@ -103,6 +103,18 @@ local function merge(rec, patch)
 	end
 end
 
+-- fill_urls gives the payment record under key the merchant's return URLs
+-- it lacks from the record new (JSON), as fillReturnURLs in store.go does.
+local function fill_urls(key, new)
+	local raw = redis.call('GET', key)
+	if not raw then return end
+	local rec, nw, changed = cjson.decode(raw), cjson.decode(new), false
+	for _, f in ipairs({'success_url', 'failure_url', 'return_url'}) do
+		if str(rec[f]) == '' and str(nw[f]) ~= '' then rec[f] = nw[f]; changed = true end
+	end
+	if changed then redis.call('SET', key, encode(rec), 'KEEPTTL') end
+end
+
 -- append_history adds a status change to a record's history.
 local function append_history(rec, change)
 	local h = tbl(rec.history) or {}
@@ -359,8 +371,8 @@ local missing = walk(function(p, k, a)
 		end
 	elseif (p == 'Q' or p == 'X') and not (typed(KEYS[k], 'hash') and typed(KEYS[k + 1], 'zset')) then
 		return redis.error_reply('WRONGTYPE ' .. KEYS[k] .. ' or ' .. KEYS[k + 1] .. ' is not a queue; nothing written')
-	elseif p == 'Y' and not typed(KEYS[k + 1], 'zset') then
-		return redis.error_reply('WRONGTYPE ' .. KEYS[k + 1] .. ' is not an index; nothing written')
+	elseif p == 'Y' and not (typed(KEYS[k], 'string') and typed(KEYS[k + 1], 'zset')) then
+		return redis.error_reply('WRONGTYPE ' .. KEYS[k] .. ' or ' .. KEYS[k + 1] .. ' is not a payment and its index; nothing written')
 	end
 end)
 if missing then return missing end
@@ -386,6 +398,8 @@ walk(function(p, k, a)
 	elseif p == 'Y' then
 		if redis.call('SET', KEYS[k], ARGV[a], 'NX') then
 			redis.call('ZADD', KEYS[k + 1], 0, ARGV[a + 1])
+		else
+			fill_urls(KEYS[k], ARGV[a])
 		end
 	end
 end)

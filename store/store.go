@@ -122,8 +122,10 @@ type IdempotencyRecord struct {
 // Store is the gateway's durable state. Every method is atomic on its own.
 type Store interface {
 	// PutPayment stores a payment record. If one with the same ID exists it
-	// is kept as it is and returned (first writer wins), so a notification
-	// about a payment created elsewhere cannot overwrite a richer record.
+	// is kept and returned (first writer wins), so a notification about a
+	// payment created elsewhere cannot overwrite a richer record; it only
+	// gains the merchant's return URLs it lacks (fillReturnURLs), which a
+	// record a notification made first cannot know.
 	PutPayment(ctx context.Context, rec *PaymentRecord) (*PaymentRecord, error)
 	// GetPayment returns the record or ErrNotFound.
 	GetPayment(ctx context.Context, id string) (*PaymentRecord, error)
@@ -220,7 +222,8 @@ type Store interface {
 // the error the single-step method would return, and nothing is written.
 type Writes struct {
 	// Payment is stored unless a payment with its ID exists, which is
-	// then kept as it is (PutPayment: first writer wins).
+	// then kept, gaining only the return URLs it lacks (PutPayment: first
+	// writer wins).
 	Payment *PaymentRecord
 	// Refund is stored, overwriting a refund with the same ID (PutRefund).
 	Refund *RefundRecord
@@ -299,4 +302,25 @@ func (w *Writes) validate() error {
 		}
 	}
 	return nil
+}
+
+// fillReturnURLs copies into existing the merchant's return URLs that only
+// a create knows (success_url, failure_url, return_url), where existing
+// has none, and reports whether it changed anything. A notification or a
+// fetch that recorded the payment first — between the provider's create
+// reply and the create's commit — knows the payment but not where its
+// customer goes back to; every other field stays the first writer's.
+func fillReturnURLs(existing, rec *PaymentRecord) bool {
+	changed := false
+	for _, f := range []struct {
+		to   *string
+		from string
+	}{
+		{&existing.SuccessURL, rec.SuccessURL}, {&existing.FailureURL, rec.FailureURL}, {&existing.ReturnURL, rec.ReturnURL},
+	} {
+		if *f.to == "" && f.from != "" {
+			*f.to, changed = f.from, true
+		}
+	}
+	return changed
 }

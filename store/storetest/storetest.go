@@ -31,6 +31,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	}{
 		{"PaymentRoundTrip", testPaymentRoundTrip},
 		{"PaymentFirstWriterWins", testPaymentFirstWriterWins},
+		{"PaymentGainsReturnURLs", testPaymentGainsReturnURLs},
 		{"PaymentRejectsBadRecords", testPaymentRejectsBadRecords},
 		{"PaymentTransitions", testPaymentTransitions},
 		{"FailedToSucceededOnlyConfirmed", testFailedToSucceededOnlyConfirmed},
@@ -159,6 +160,41 @@ func testPaymentFirstWriterWins(t *testing.T, s store.Store) {
 	got := mustPut(t, s, poorer)
 	sameJSON(t, "second PutPayment returns the first record", got, Payment("p1", 1000))
 	sameJSON(t, "stored record after second PutPayment", mustGet(t, s, "p1"), Payment("p1", 1000))
+}
+
+// A record a notification made first (no return URLs) keeps its facts
+// when the create's record arrives, but gains the merchant's return URLs,
+// through PutPayment and through Commit; URLs it has are never replaced.
+func testPaymentGainsReturnURLs(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	for _, via := range []string{"PutPayment", "Commit"} {
+		id := "p-urls-" + via
+		fromNotification := Payment(id, 1000)
+		fromNotification.SuccessURL, fromNotification.FailureURL = "", ""
+		fromNotification.Status = providers.StatusSucceeded
+		mustPut(t, s, fromNotification)
+
+		create := Payment(id, 1000)
+		create.ReturnURL = "https://shop.example/back"
+		switch via {
+		case "PutPayment":
+			mustPut(t, s, create)
+		case "Commit":
+			if err := s.Commit(ctx, &store.Writes{Payment: create}); err != nil {
+				t.Fatalf("Commit: %v", err)
+			}
+		}
+		want := Payment(id, 1000)
+		want.Status = providers.StatusSucceeded // the first writer's facts stay
+		want.ReturnURL = "https://shop.example/back"
+		sameJSON(t, via+": record after the create's write", mustGet(t, s, id), want)
+
+		// A later writer with other URLs changes nothing.
+		other := Payment(id, 1000)
+		other.SuccessURL, other.FailureURL, other.ReturnURL = "https://evil.example/a", "https://evil.example/b", "https://evil.example/c"
+		mustPut(t, s, other)
+		sameJSON(t, via+": record after a third write", mustGet(t, s, id), want)
+	}
 }
 
 func testPaymentRejectsBadRecords(t *testing.T, s store.Store) {
