@@ -237,4 +237,20 @@ func TestAdminOutboxTools(t *testing.T) {
 	if err := cliOutbox(adminOpts{addr: cli.addr, gateway: "https://nope.example"}, nil, io.Discard); err == nil || !strings.Contains(err.Error(), "no running payments gateway has public_url https://nope.example") {
 		t.Fatalf("caddy payments outbox --gateway unknown: %v", err)
 	}
+
+	// The subcommands as `caddy payments …` runs them (flags, admin address).
+	out.Reset()
+	c := adminCommand("gateways", "", "", 0, cliGateways)
+	c.SetOut(&out)
+	c.SetArgs([]string{"--address", "localhost:2999"})
+	if err := c.Execute(); err != nil || !strings.Contains(out.String(), "http://localhost:9080") || !strings.Contains(out.String(), "fake") {
+		t.Fatalf("caddy payments gateways: %v\n%s", err, out.String())
+	}
+	out.Reset()
+	c = adminCommand("dropped", "", "", 0, cliDropped)
+	c.SetOut(&out)
+	c.SetArgs([]string{"--address", "localhost:2999", "--gateway", "http://localhost:9080", "--limit", "1"})
+	if err := c.Execute(); err != nil || !strings.Contains(out.String(), "more: --cursor ") {
+		t.Fatalf("caddy payments dropped --limit 1: %v\n%s", err, out.String())
+	}
 }
