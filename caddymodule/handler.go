@@ -284,6 +284,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if !h.DisableOutbox {
 		go h.runOutbox(ctx)
 	}
+	registerGateway(h) // for the admin API (registry.go)
 	return nil
 }
 
@@ -362,6 +363,7 @@ func (h *Handler) Validate() error {
 // is canceled by now, so their calls are), closes the idle provider
 // connections and releases the state store.
 func (h *Handler) Cleanup() error {
+	unregisterGateway(h)
 	h.recon.wait(5 * time.Second)
 	if h.transport != nil {
 		h.transport.CloseIdleConnections()

@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"IdempotencyUnderConcurrency", testIdempotencyUnderConcurrency},
 		{"Outbox", testOutbox},
 		{"OutboxClaimUnderConcurrency", testOutboxClaimUnderConcurrency},
+		{"OutboxAdmin", testOutboxAdmin},
 		{"CancelledContext", testCancelledContext},
 		{"ReconcileQueue", testReconcileQueue},
 		{"Commit", testCommit},
