@@ -83,10 +83,10 @@ func readmeArgs(readme string) ([]string, error) {
 }
 
 // moduleIDs returns the module IDs of the README's module table (rows that
-// start with a back-quoted http.* ID).
+// start with a back-quoted http.* or admin.* ID).
 func moduleIDs(readme string) []string {
 	var ids []string
-	re := regexp.MustCompile("^\\| `(http\\.[a-z0-9_.]+)` \\|")
+	re := regexp.MustCompile("^\\| `((?:http|admin)\\.[a-z0-9_.]+)` \\|")
 	for _, line := range strings.Split(readme, "\n") {
 		if m := re.FindStringSubmatch(line); m != nil {
 			ids = append(ids, m[1])

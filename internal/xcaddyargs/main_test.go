@@ -26,7 +26,7 @@ func TestReadmeAndManifestAgree(t *testing.T) {
 	}
 	ids := moduleIDs(string(readme))
 	want := []string{"http.handlers.payments", "http.payments.providers.payabl", "http.payments.providers.razorpay",
-		"http.payments.providers.paysage", "http.handlers.payments_sandbox"}
+		"http.payments.providers.paysage", "http.handlers.payments_sandbox", "admin.api.payments"}
 	if strings.Join(ids, ",") != strings.Join(want, ",") {
 		t.Errorf("module IDs from the README: %v, want %v", ids, want)
 	}
