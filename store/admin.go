@@ -82,15 +82,16 @@ func listLimit(limit int) int {
 	return min(limit, 1000)
 }
 
-// encodeCursor and decodeCursor make a store's position opaque.
-func encodeCursor(raw []byte) string {
+// encodeAdminCursor and decodeAdminCursor make an outbox listing's position
+// opaque (the Events API's time-key cursors are encodeCursor in events.go).
+func encodeAdminCursor(raw []byte) string {
 	if raw == nil {
 		return ""
 	}
 	return base64.RawURLEncoding.EncodeToString(raw)
 }
 
-func decodeCursor(c string) ([]byte, error) {
+func decodeAdminCursor(c string) ([]byte, error) {
 	if c == "" {
 		return nil, nil
 	}

@@ -16,7 +16,7 @@ var bucketDropped = []byte("dropped")
 // ListOutbox walks the outbox's due index (bolt_index.go) from after the
 // cursor, which is the due key of the last entry of the previous page.
 func (b *Bolt) ListOutbox(ctx context.Context, cursor string, limit int) ([]*OutboxEntry, string, error) {
-	after, err := decodeCursor(cursor)
+	after, err := decodeAdminCursor(cursor)
 	if err != nil {
 		return nil, "", err
 	}
@@ -39,7 +39,7 @@ func (b *Bolt) ListOutbox(ctx context.Context, cursor string, limit int) ([]*Out
 		var last []byte
 		for ; k != nil; k, _ = c.Next() {
 			if len(out) == limit {
-				next = encodeCursor(last)
+				next = encodeAdminCursor(last)
 				return nil
 			}
 			id := k[dueTimeLen:]
@@ -113,7 +113,7 @@ func (b *Bolt) DropEvent(ctx context.Context, d *DroppedEvent) (*DroppedEvent, e
 // ListDropped walks the dropped records in event id order; the cursor is
 // the last id of the previous page.
 func (b *Bolt) ListDropped(ctx context.Context, cursor string, limit int) ([]*DroppedEvent, string, error) {
-	after, err := decodeCursor(cursor)
+	after, err := decodeAdminCursor(cursor)
 	if err != nil {
 		return nil, "", err
 	}
@@ -136,7 +136,7 @@ func (b *Bolt) ListDropped(ctx context.Context, cursor string, limit int) ([]*Dr
 		}
 		for ; k != nil; k, v = c.Next() {
 			if len(out) == limit {
-				next = encodeCursor([]byte(out[len(out)-1].EventID))
+				next = encodeAdminCursor([]byte(out[len(out)-1].EventID))
 				return nil
 			}
 			r := new(DroppedEvent)

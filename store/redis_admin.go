@@ -40,7 +40,7 @@ return 1
 // of the last entry of the previous page. Each entry's NextAt is its
 // score, the time the worker will take it up.
 func (r *Redis) ListOutbox(ctx context.Context, cursor string, limit int) ([]*OutboxEntry, string, error) {
-	after, err := decodeCursor(cursor)
+	after, err := decodeAdminCursor(cursor)
 	if err != nil {
 		return nil, "", err
 	}
@@ -111,7 +111,7 @@ func (r *Redis) ListOutbox(ctx context.Context, cursor string, limit int) ([]*Ou
 	if more {
 		last := zs[len(zs)-1]
 		id, _ := last.Member.(string)
-		next = encodeCursor([]byte(strconv.FormatInt(int64(last.Score), 10) + "\x00" + id))
+		next = encodeAdminCursor([]byte(strconv.FormatInt(int64(last.Score), 10) + "\x00" + id))
 	}
 	return out, next, nil
 }
@@ -181,7 +181,7 @@ func (r *Redis) DropEvent(ctx context.Context, d *DroppedEvent) (*DroppedEvent, 
 
 // ListDropped pages through the dropped ids in id order (ZRANGE BYLEX).
 func (r *Redis) ListDropped(ctx context.Context, cursor string, limit int) ([]*DroppedEvent, string, error) {
-	after, err := decodeCursor(cursor)
+	after, err := decodeAdminCursor(cursor)
 	if err != nil {
 		return nil, "", err
 	}
@@ -221,7 +221,7 @@ func (r *Redis) ListDropped(ctx context.Context, cursor string, limit int) ([]*D
 	}
 	next := ""
 	if more {
-		next = encodeCursor([]byte(ids[len(ids)-1]))
+		next = encodeAdminCursor([]byte(ids[len(ids)-1]))
 	}
 	return out, next, nil
 }
