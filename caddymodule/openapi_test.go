@@ -119,6 +119,15 @@ func notGateway(req *http.Request) *http.Request {
 	return req.WithContext(context.WithValue(req.Context(), notGatewayKey{}, true))
 }
 
+// CloseIdleConnections passes on to the wrapped transport, so that
+// http.DefaultClient.CloseIdleConnections (which loadCaddy calls after a
+// reload closed the previous config's connections) still reaches it.
+func (c openAPICheck) CloseIdleConnections() {
+	if ci, ok := c.next.(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
+	}
+}
+
 // templatePath names a request path by its route for the coverage summary.
 func templatePath(p string) string {
 	seg := strings.Split(strings.Trim(p, "/"), "/")
