@@ -159,12 +159,16 @@ func (b *Bolt) RedeliverEvent(ctx context.Context, id string, now time.Time) err
 		if err != nil {
 			return refuse(err)
 		}
+		next := redeliveryEntry(e, now)
 		if q := tx.Bucket(bucketOutbox).Get([]byte(id)); q != nil {
-			if e, err = decodeEntry(id, q); err != nil {
+			// Still queued: made due now, its record (attempts, last
+			// error) kept, as in Redis.
+			if next, err = decodeEntry(id, q); err != nil {
 				return refuse(err)
 			}
+			next.NextAt = now.UTC()
 		}
-		out, err := json.Marshal(redeliveryEntry(e, now))
+		out, err := json.Marshal(next)
 		if err != nil {
 			return refuse(err)
 		}

@@ -202,6 +202,11 @@ func testEventRedeliver(t *testing.T, s store.Store) {
 	if err := l.RedeliverEvent(ctx, e.EventID, now); err != nil {
 		t.Fatal(err)
 	}
+	// evt_02 is still queued after failed attempts: redeliver makes it due
+	// now and keeps its record (attempts, last error), on every store.
+	if err := s.RescheduleEvent(ctx, "evt_02", 3, t0.Add(time.Hour), "shop answered 503"); err != nil {
+		t.Fatal(err)
+	}
 	if err := l.RedeliverEvent(ctx, "evt_02", now); err != nil { // queued, due in an hour
 		t.Fatal(err)
 	}
@@ -212,6 +217,9 @@ func testEventRedeliver(t *testing.T, s store.Store) {
 	for _, g := range got {
 		if g.EventID == e.EventID && (string(g.Body) != string(e.Body) || g.Attempts != 0 || g.Host != e.Host || g.Path != e.Path || g.Server != e.Server) {
 			t.Fatalf("redelivered entry %+v, want the logged one", g)
+		}
+		if g.EventID == "evt_02" && (g.Attempts != 3 || g.LastError != "shop answered 503") {
+			t.Fatalf("queued entry after redeliver: attempts %d, last_error %q; want its record kept (3, %q)", g.Attempts, g.LastError, "shop answered 503")
 		}
 	}
 	if n, _ := s.OutboxDepth(ctx); n != 2 {
