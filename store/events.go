@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/tidwall/gjson"
@@ -89,12 +90,23 @@ func timeKey(t time.Time, id string) string {
 }
 
 func timePrefix(t time.Time) string {
-	n := t.UnixNano()
-	if n < 0 {
+	// UnixNano is undefined (it wraps) outside 1678–2262, so times are
+	// clamped to [epoch, the largest int64] first: a created_lt in year
+	// 9999 bounds nothing, a created_gte in 1600 likewise.
+	var n int64
+	switch {
+	case !t.After(time.Unix(0, 0)):
 		n = 0
+	case t.After(maxKeyTime):
+		n = math.MaxInt64
+	default:
+		n = t.UnixNano()
 	}
 	return fmt.Sprintf("%020d", n)
 }
+
+// maxKeyTime is the latest time a timeKey represents exactly.
+var maxKeyTime = time.Unix(0, math.MaxInt64)
 
 // idOfKey is the id part of a timeKey.
 func idOfKey(k string) string {

@@ -294,6 +294,15 @@ func testPaymentList(t *testing.T, s store.Store) {
 	wantIDs(t, "provider filter", ids(list(store.ListQuery{Provider: "payabl"})), "pay_7", "pay_5", "pay_3", "pay_1")
 	wantIDs(t, "status filter", ids(list(store.ListQuery{Status: "succeeded"})), "pay_5")
 	wantIDs(t, "created range", ids(list(store.ListQuery{CreatedGTE: t0.Add(2 * time.Minute), CreatedLT: t0.Add(4 * time.Minute)})), "pay_3", "pay_2")
+	// Bounds beyond int64 nanoseconds (before 1678, after 2262: a
+	// report's "from the beginning" / "until the end of time") bound
+	// nothing, rather than wrapping around.
+	far := time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+	long := time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC)
+	wantIDs(t, "created_lt 9999", ids(list(store.ListQuery{Limit: 3, CreatedLT: far})), "pay_7", "pay_6", "pay_5")
+	wantIDs(t, "created_gte 1600", ids(list(store.ListQuery{Limit: 3, CreatedGTE: long})), "pay_7", "pay_6", "pay_5")
+	wantIDs(t, "created_gte 9999", ids(list(store.ListQuery{CreatedGTE: far})))
+	wantIDs(t, "created_lt 1600", ids(list(store.ListQuery{CreatedLT: long})))
 	if _, err := l.ListPayments(ctx, store.ListQuery{Limit: 1000}); err == nil {
 		t.Fatal("limit 1000 accepted")
 	}
