@@ -61,18 +61,36 @@ func apiValidator() (validator.Validator, error) {
 }
 
 // openAPICheck validates the responses it carries against the document.
-type openAPICheck struct{ next http.RoundTripper }
+// v and fail, when set, stand for the document's validator and the run's
+// failure list (the check's own tests).
+type openAPICheck struct {
+	next http.RoundTripper
+	v    validator.Validator
+	fail func(string)
+}
 
 func (c openAPICheck) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := c.next.RoundTrip(req)
-	if err != nil || req.Context().Value(notGatewayKey{}) != nil || (*Handler)(nil).match(req.URL.Path) == nil {
+	rt := (*Handler)(nil).match(req.URL.Path)
+	if err != nil || req.Context().Value(notGatewayKey{}) != nil || rt == nil {
 		// A path the gateway passes on (//payments, say) is the next
 		// handler's, whatever the document's path matching makes of it.
 		return resp, err
 	}
-	v, verr := apiValidator()
+	v, verr := c.v, error(nil)
+	if v == nil {
+		v, verr = apiValidator()
+	}
 	if verr != nil {
 		return resp, err
+	}
+	fail := c.fail
+	if fail == nil {
+		fail = func(f string) {
+			openAPI.mu.Lock()
+			defer openAPI.mu.Unlock()
+			openAPI.failures = append(openAPI.failures, f)
+		}
 	}
 	body, rerr := io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -83,14 +101,20 @@ func (c openAPICheck) RoundTrip(req *http.Request) (*http.Response, error) {
 	check := *resp
 	check.Body = io.NopCloser(bytes.NewReader(body))
 	ok, errs := v.ValidateHttpResponse(req, &check)
+	key := fmt.Sprintf("%s %s %d", req.Method, req.URL.Path, resp.StatusCode)
 	for _, e := range errs {
 		if e.IsPathMissingError() || e.IsOperationMissingError() {
-			return resp, nil // not a route of the document
+			// Not a route of the document. That is drift when the
+			// gateway serves this method on this path spelled the
+			// canonical way: the document lacks a route the code has.
+			for _, o := range rt.ops {
+				if o.method == req.Method && req.URL.Path == rt.canon {
+					fail(fmt.Sprintf("%s: the gateway serves %s %s, which the document does not describe", key, req.Method, rt.pattern))
+				}
+			}
+			return resp, nil
 		}
 	}
-	openAPI.mu.Lock()
-	defer openAPI.mu.Unlock()
-	key := fmt.Sprintf("%s %s %d", req.Method, req.URL.Path, resp.StatusCode)
 	if !ok {
 		var msgs []string
 		for _, e := range errs {
@@ -103,9 +127,14 @@ func (c openAPICheck) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			msgs = append(msgs, m)
 		}
-		openAPI.failures = append(openAPI.failures, fmt.Sprintf("%s: %s\n    body: %.600s", key, strings.Join(msgs, "; "), body))
+		fail(fmt.Sprintf("%s: %s\n    body: %.600s", key, strings.Join(msgs, "; "), body))
 		return resp, nil
 	}
+	if c.v != nil {
+		return resp, nil
+	}
+	openAPI.mu.Lock()
+	defer openAPI.mu.Unlock()
 	openAPI.checked[req.Method+" "+templatePath(req.URL.Path)+" "+fmt.Sprint(resp.StatusCode)]++
 	return resp, nil
 }
@@ -230,6 +259,57 @@ func TestOpenAPICheckCatchesDrift(t *testing.T) {
 		ok, errs := v.ValidateHttpResponse(req, resp)
 		if ok != tc.ok {
 			t.Errorf("%s: valid = %v, want %v (%v)", tc.name, ok, tc.ok, errs)
+		}
+	}
+}
+
+// The check cannot be passed by leaving a route out of the document: a
+// response of a method a gateway route serves, on its canonical path,
+// that the document does not describe is a failure; a method the route
+// does not serve (405) or another spelling of the path is not.
+func TestOpenAPICheckCatchesUndocumentedRoute(t *testing.T) {
+	doc, err := libopenapi.NewDocument([]byte(`openapi: 3.1.0
+info: {title: t, version: "1"}
+paths:
+  /providers:
+    get:
+      responses:
+        "202":
+          description: ok
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, errs := validator.NewValidator(doc)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	var failures []string
+	check := openAPICheck{v: v, fail: func(f string) { failures = append(failures, f) },
+		next: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: 202, Header: http.Header{"Content-Type": {"application/json"}},
+				Body: io.NopCloser(strings.NewReader(`{"id":"evt_1"}`)), Request: r}, nil
+		})}
+	for _, tc := range []struct {
+		method, path string
+		reported     bool
+	}{
+		{http.MethodPost, "/events/evt_1/redeliver", true},
+		{http.MethodGet, "/events", true},
+		{http.MethodGet, "/providers", false},
+		{http.MethodDelete, "/events/evt_1", false}, // 405: not a method of the route
+		{http.MethodPost, "/events/evt_1/redeliver/", false},
+		{http.MethodGet, "/shop/orders", false}, // not the gateway's
+	} {
+		failures = nil
+		req, _ := http.NewRequest(tc.method, "http://localhost:9080"+tc.path, nil)
+		resp, err := check.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := len(failures) > 0; got != tc.reported {
+			t.Errorf("%s %s: reported = %v (%q), want %v", tc.method, tc.path, got, failures, tc.reported)
 		}
 	}
 }
