@@ -72,7 +72,7 @@ func listQuery(q url.Values, filters ...string) (store.ListQuery, *providers.Err
 	}
 	for name, vs := range q {
 		if len(vs) > 1 {
-			return lq, providers.Invalid(name, "%s may be given once", name)
+			return lq, providers.Invalid(truncate(name, 64), "%s may be given once", truncate(name, 64))
 		}
 		v := vs[0]
 		switch name {
@@ -95,7 +95,7 @@ func listQuery(q url.Values, filters ...string) (store.ListQuery, *providers.Err
 		default:
 			dst, ok := known[name]
 			if !ok {
-				return lq, providers.Invalid(name, "unknown query parameter %s", truncate(name, 64))
+				return lq, providers.Invalid(truncate(name, 64), "unknown query parameter %s", truncate(name, 64))
 			}
 			if v == "" || len(v) > 256 {
 				return lq, providers.Invalid(name, "%s must be 1-256 characters", name)
