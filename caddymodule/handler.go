@@ -356,6 +356,9 @@ func (h *Handler) Validate() error {
 	if h.ForwardPath != "" && !strings.HasPrefix(h.ForwardPath, "/") {
 		return fmt.Errorf("payments: forward_path must start with /")
 	}
+	if h.EventRetention != 0 && time.Duration(h.EventRetention) < time.Minute {
+		return fmt.Errorf("payments: event_retention must be at least 1m (default 720h)")
+	}
 	return nil
 }
 

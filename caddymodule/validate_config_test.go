@@ -52,6 +52,10 @@ func TestValidateRefusesBrokenConfigs(t *testing.T) {
 		"no public_url":      {strings.Replace(ok, `,"public_url":"https://shop.example/pay"`, ``, 1), "public_url"},
 		"relative public":    {strings.Replace(ok, `https://shop.example/pay`, `/pay`, 1), "public_url"},
 		"provider bad creds": {strings.Replace(ok, `"secret":"s"`, `"secret":"{env.PAYMENTS_T_EMPTY}"`, 1), "secret"},
+		// As the Caddyfile's event_retention: at least 1m (1 ns would
+		// prune every event on the next outbox tick).
+		"event_retention 1ns":      {strings.Replace(ok, `"api_tokens"`, `"event_retention":1,"api_tokens"`, 1), "event_retention"},
+		"event_retention negative": {strings.Replace(ok, `"api_tokens"`, `"event_retention":-60000000000,"api_tokens"`, 1), "event_retention"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
