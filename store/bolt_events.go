@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -97,15 +98,15 @@ func walkDesc(index *bolt.Bucket, upper, lower string, fn func(k, v []byte) (boo
 
 // ListEvents walks the time index newest first (see EventLog).
 func (b *Bolt) ListEvents(ctx context.Context, q ListQuery) (*EventPage, error) {
-	limit, upper, lower, err := q.bounds()
+	limit, upper, lower, err := q.bounds(listEvents)
 	if err != nil {
 		return nil, err
 	}
 	out := &EventPage{}
-	p := &pager{limit: limit}
+	p := &pager{limit: limit, kind: listEvents}
 	err = b.view(ctx, func(tx *bolt.Tx) error {
 		out.Events = nil
-		*p = pager{limit: limit}
+		*p = pager{limit: limit, kind: listEvents}
 		log := tx.Bucket(bucketEvents)
 		return walkDesc(tx.Bucket(bucketEventsTime), upper, lower, func(k, v []byte) (bool, error) {
 			raw := log.Get(v)
@@ -126,10 +127,7 @@ func (b *Bolt) ListEvents(ctx context.Context, q ListQuery) (*EventPage, error) 
 	if err != nil {
 		return nil, err
 	}
-	out.HasMore = p.more
-	if p.more {
-		out.NextCursor = encodeCursor(p.cursor)
-	}
+	out.HasMore, out.NextCursor = p.page()
 	return out, nil
 }
 
@@ -210,16 +208,16 @@ func (b *Bolt) PruneEvents(ctx context.Context, before time.Time, limit int) (in
 
 // ListPayments walks the payment index newest first (see EventLog).
 func (b *Bolt) ListPayments(ctx context.Context, q ListQuery) (*PaymentPage, error) {
-	limit, upper, lower, err := q.bounds()
+	limit, upper, lower, err := q.bounds(listPayments)
 	if err != nil {
 		return nil, err
 	}
 	out := &PaymentPage{}
-	p := &pager{limit: limit}
+	p := &pager{limit: limit, kind: listPayments}
 	err = b.view(ctx, func(tx *bolt.Tx) error {
 		return walkDesc(tx.Bucket(bucketPaymentsTime), upper, lower, func(k, v []byte) (bool, error) {
 			rec, err := load[PaymentRecord](tx, bucketPayments, string(v))
-			if err != nil && err != ErrNotFound {
+			if err != nil && !errors.Is(err, ErrNotFound) {
 				return false, err
 			}
 			take, cont := p.offer(string(k), rec != nil && paymentMatches(&q, rec))
@@ -232,9 +230,6 @@ func (b *Bolt) ListPayments(ctx context.Context, q ListQuery) (*PaymentPage, err
 	if err != nil {
 		return nil, err
 	}
-	out.HasMore = p.more
-	if p.more {
-		out.NextCursor = encodeCursor(p.cursor)
-	}
+	out.HasMore, out.NextCursor = p.page()
 	return out, nil
 }

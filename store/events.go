@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/tidwall/gjson"
@@ -129,21 +130,32 @@ func validKey(k string) bool {
 	return true
 }
 
-// encodeCursor and decodeCursor make a timeKey opaque.
-func encodeCursor(k string) string { return base64.RawURLEncoding.EncodeToString([]byte(k)) }
+// Listing kinds: a cursor names the listing it was issued by, so a
+// cursor of one listing given to another is refused, not taken as a
+// position in it.
+const (
+	listEvents   = "e"
+	listPayments = "p"
+)
 
-func decodeCursor(c string) (string, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil || !validKey(string(raw)) {
-		return "", providers.Invalid("cursor", "cursor must be the next_cursor of a previous page of this listing")
-	}
-	return string(raw), nil
+// encodeCursor and decodeCursor make a timeKey of a listing opaque.
+func encodeCursor(kind, k string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(kind + k))
 }
 
-// bounds checks q and returns the page size and the index range to walk:
-// keys below upper (exclusive; "" for no bound) down to lower (inclusive;
-// "" for none).
-func (q *ListQuery) bounds() (limit int, upper, lower string, err error) {
+func decodeCursor(kind, c string) (string, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(c)
+	k, ok := strings.CutPrefix(string(raw), kind)
+	if err != nil || !ok || !validKey(k) {
+		return "", providers.Invalid("cursor", "cursor must be the next_cursor of a previous page of this listing")
+	}
+	return k, nil
+}
+
+// bounds checks q for the listing kind and returns the page size and the
+// index range to walk: keys below upper (exclusive; "" for no bound) down
+// to lower (inclusive; "" for none).
+func (q *ListQuery) bounds(kind string) (limit int, upper, lower string, err error) {
 	limit = q.Limit
 	if limit == 0 {
 		limit = 20
@@ -155,7 +167,7 @@ func (q *ListQuery) bounds() (limit int, upper, lower string, err error) {
 		upper = timePrefix(q.CreatedLT)
 	}
 	if q.Cursor != "" {
-		c, err := decodeCursor(q.Cursor)
+		c, err := decodeCursor(kind, q.Cursor)
 		if err != nil {
 			return 0, "", "", err
 		}
@@ -177,6 +189,16 @@ type pager struct {
 	last    string // key of the last entry taken
 	more    bool
 	cursor  string
+	kind    string // listEvents or listPayments
+}
+
+// page is what the walk found beyond the page: whether there is more, and
+// the cursor that continues after it ("" when there is none).
+func (p *pager) page() (hasMore bool, next string) {
+	if !p.more {
+		return false, ""
+	}
+	return true, encodeCursor(p.kind, p.cursor)
 }
 
 // offer is called for each key walked, with whether its record matches;

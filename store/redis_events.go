@@ -98,7 +98,7 @@ func (r *Redis) walkDesc(ctx context.Context, index, upper, lower string, fn fun
 
 // ListEvents walks the time index newest first (see EventLog).
 func (r *Redis) ListEvents(ctx context.Context, q ListQuery) (*EventPage, error) {
-	limit, upper, lower, err := q.bounds()
+	limit, upper, lower, err := q.bounds(listEvents)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +106,7 @@ func (r *Redis) ListEvents(ctx context.Context, q ListQuery) (*EventPage, error)
 		return nil, err
 	}
 	out := &EventPage{}
-	p := &pager{limit: limit}
+	p := &pager{limit: limit, kind: listEvents}
 	err = r.walkDesc(ctx, r.prefix+rkEventsTime, upper, lower, func(ms []string) (bool, error) {
 		ids := make([]string, len(ms))
 		for i, m := range ms {
@@ -136,10 +136,7 @@ func (r *Redis) ListEvents(ctx context.Context, q ListQuery) (*EventPage, error)
 	if err != nil {
 		return nil, err
 	}
-	out.HasMore = p.more
-	if p.more {
-		out.NextCursor = encodeCursor(p.cursor)
-	}
+	out.HasMore, out.NextCursor = p.page()
 	return out, nil
 }
 
@@ -222,7 +219,7 @@ func (r *Redis) PruneEvents(ctx context.Context, before time.Time, limit int) (i
 
 // ListPayments walks the payment index newest first (see EventLog).
 func (r *Redis) ListPayments(ctx context.Context, q ListQuery) (*PaymentPage, error) {
-	limit, upper, lower, err := q.bounds()
+	limit, upper, lower, err := q.bounds(listPayments)
 	if err != nil {
 		return nil, err
 	}
@@ -230,7 +227,7 @@ func (r *Redis) ListPayments(ctx context.Context, q ListQuery) (*PaymentPage, er
 		return nil, err
 	}
 	out := &PaymentPage{}
-	p := &pager{limit: limit}
+	p := &pager{limit: limit, kind: listPayments}
 	err = r.walkDesc(ctx, r.prefix+rkPaymentsTime, upper, lower, func(ms []string) (bool, error) {
 		keys := make([]string, len(ms))
 		for i, m := range ms {
@@ -260,10 +257,7 @@ func (r *Redis) ListPayments(ctx context.Context, q ListQuery) (*PaymentPage, er
 	if err != nil {
 		return nil, err
 	}
-	out.HasMore = p.more
-	if p.more {
-		out.NextCursor = encodeCursor(p.cursor)
-	}
+	out.HasMore, out.NextCursor = p.page()
 	return out, nil
 }
 

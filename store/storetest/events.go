@@ -307,3 +307,40 @@ func testPaymentList(t *testing.T, s store.Store) {
 		t.Fatal("limit 1000 accepted")
 	}
 }
+
+// testListingCursorsAreTheirOwn: a cursor continues the listing that issued
+// it; given to the other listing it is refused, naming cursor, instead of
+// being taken as a position there.
+func testListingCursorsAreTheirOwn(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	l := eventLog(t, s)
+	for n := range 3 {
+		logEvent(t, s, n)
+		p := Payment(fmt.Sprintf("pay_c%d", n), 1000)
+		p.CreatedAt = t0.Add(time.Duration(n) * time.Minute)
+		if _, err := s.PutPayment(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ev, err := l.ListEvents(ctx, store.ListQuery{Limit: 1})
+	if err != nil || !ev.HasMore || ev.NextCursor == "" {
+		t.Fatalf("events page 1: %+v, %v", ev, err)
+	}
+	pay, err := l.ListPayments(ctx, store.ListQuery{Limit: 1})
+	if err != nil || !pay.HasMore || pay.NextCursor == "" {
+		t.Fatalf("payments page 1: %+v, %v", pay, err)
+	}
+	if p, err := l.ListEvents(ctx, store.ListQuery{Limit: 1, Cursor: ev.NextCursor}); err != nil || len(p.Events) != 1 {
+		t.Fatalf("events page 2 with its own cursor: %+v, %v", p, err)
+	}
+	if p, err := l.ListPayments(ctx, store.ListQuery{Limit: 1, Cursor: pay.NextCursor}); err != nil || len(p.Payments) != 1 {
+		t.Fatalf("payments page 2 with its own cursor: %+v, %v", p, err)
+	}
+	var pe *providers.Error
+	if _, err := l.ListEvents(ctx, store.ListQuery{Cursor: pay.NextCursor}); !errors.As(err, &pe) || pe.Field != "cursor" {
+		t.Errorf("ListEvents with a payments cursor = %v; want an error naming cursor", err)
+	}
+	if _, err := l.ListPayments(ctx, store.ListQuery{Cursor: ev.NextCursor}); !errors.As(err, &pe) || pe.Field != "cursor" {
+		t.Errorf("ListPayments with an events cursor = %v; want an error naming cursor", err)
+	}
+}

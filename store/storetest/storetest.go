@@ -62,6 +62,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"EventLogPrune", testEventLogPrune},
 		{"EventRedeliver", testEventRedeliver},
 		{"PaymentList", testPaymentList},
+		{"ListingCursorsAreTheirOwn", testListingCursorsAreTheirOwn},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
