@@ -88,6 +88,17 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		seen[opt] = true
 		return nil
 	}
+	// oneArg reads the single argument of an option that may appear once.
+	oneArg := func(opt string) (string, error) {
+		if err := once(opt); err != nil {
+			return "", err
+		}
+		var v string
+		if !d.AllArgs(&v) {
+			return "", d.ArgErr()
+		}
+		return v, nil
+	}
 	for d.NextBlock(0) {
 		opt := d.Val()
 		switch opt {
@@ -183,12 +194,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 		case "max_body":
-			if err := once(opt); err != nil {
+			v, err := oneArg(opt)
+			if err != nil {
 				return err
-			}
-			var v string
-			if !d.AllArgs(&v) {
-				return d.ArgErr()
 			}
 			size, err := humanize.ParseBytes(v)
 			if err != nil || size == 0 || size > 1<<30 {
@@ -196,12 +204,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.MaxBody = int64(size)
 		case "timeout", "forward_timeout":
-			if err := once(opt); err != nil {
+			v, err := oneArg(opt)
+			if err != nil {
 				return err
-			}
-			var v string
-			if !d.AllArgs(&v) {
-				return d.ArgErr()
 			}
 			dur, err := caddy.ParseDuration(v)
 			if err != nil || dur <= 0 {
@@ -213,12 +218,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				h.ForwardTimeout = caddy.Duration(dur)
 			}
 		case "event_retention":
-			if err := once(opt); err != nil {
+			v, err := oneArg(opt)
+			if err != nil {
 				return err
-			}
-			var v string
-			if !d.AllArgs(&v) {
-				return d.ArgErr()
 			}
 			dur, err := caddy.ParseDuration(v)
 			if err != nil || dur < time.Minute {
@@ -268,12 +270,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.ReconcileConcurrency, h.ReconcileRate = c, r
 		case "max_idle_conns_per_host":
-			if err := once(opt); err != nil {
+			v, err := oneArg(opt)
+			if err != nil {
 				return err
-			}
-			var v string
-			if !d.AllArgs(&v) {
-				return d.ArgErr()
 			}
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 || n > 10000 {
