@@ -197,10 +197,15 @@ http://127.0.0.1:%[1]d {
 		forward_secret {env.BENCH_WHSEC}
 		public_url %[4]s
 		timeout 10s
+		max_idle_conns_per_host 1024
 		reconcile_schedule 1h
 		%[10]s
 	}
-	reverse_proxy 127.0.0.1:%[3]d
+	reverse_proxy 127.0.0.1:%[3]d {
+		transport http {
+			keepalive_idle_conns_per_host 1024
+		}
+	}
 }
 `, p.gateway, p.sandbox, p.shop, public, payablMerchant, rzpKeyID, paysageShopID, paysagePublicKey(),
 		rzpAccountID, st.directive())
@@ -211,10 +216,18 @@ func plainSite(p ports) string {
 http://127.0.0.1:%[1]d {
 	bind 127.0.0.1
 	handle /sandbox/* {
-		reverse_proxy 127.0.0.1:%[2]d
+		reverse_proxy 127.0.0.1:%[2]d {
+			transport http {
+				keepalive_idle_conns_per_host 1024
+			}
+		}
 	}
 	handle {
-		reverse_proxy 127.0.0.1:%[3]d
+		reverse_proxy 127.0.0.1:%[3]d {
+			transport http {
+				keepalive_idle_conns_per_host 1024
+			}
+		}
 	}
 }
 `, p.plain, p.sandbox, p.shop)

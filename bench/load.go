@@ -79,9 +79,18 @@ func seq(n int, make func(i int, t *vegeta.Target) error) vegeta.Targeter {
 // run drives tr for l.duration (or until it runs out of targets) and
 // measures. each, if set, sees every result (from one goroutine).
 func (l load) run(name string, tr vegeta.Targeter, each func(*vegeta.Result)) side {
+	// Idle connections kept per host: enough for an open-loop run whose
+	// workers grow while the server queues, so that finished requests
+	// leave their connection for the next one instead of closing it (a
+	// few seconds of closes at thousands per second used up the loopback
+	// ephemeral ports: "bind: address already in use").
+	idle := l.workers * 2
+	if l.rate > 0 {
+		idle = max(idle, 1024)
+	}
 	opts := []func(*vegeta.Attacker){
 		vegeta.Workers(uint64(l.workers)),
-		vegeta.Connections(l.workers * 2),
+		vegeta.Connections(idle),
 		vegeta.MaxConnections(0),
 		vegeta.KeepAlive(true),
 		vegeta.HTTP2(false),
