@@ -11,6 +11,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/caddy-payments/caddy-payments/store"
 )
 
 // metricNames are the series the gateway registers (README "Metrics and
@@ -24,6 +26,7 @@ var metricNames = []string{
 	"caddy_payments_outbox_depth",
 	"caddy_payments_outbox_oldest_age_seconds",
 	"caddy_payments_reconcile_checks_total",
+	"caddy_payments_reconcile_backlog",
 	"caddy_payments_idempotency_total",
 }
 
@@ -111,11 +114,49 @@ func (h *Handler) registerMetrics(ctx caddy.Context) error {
 		return err
 	}
 	oldest := &oldestAge{h: h}
-	_, err = register(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+	if _, err = register(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "caddy", Subsystem: "payments", Name: "outbox_oldest_age_seconds",
 		Help: "Age of the oldest event waiting for delivery to the shop; 0 when none waits.",
-	}, oldest.seconds))
+	}, oldest.seconds)); err != nil {
+		return err
+	}
+	if counter, ok := h.store.(store.BacklogCounter); ok {
+		backlog := &reconcileBacklog{h: h, count: counter}
+		_, err = register(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "caddy", Subsystem: "payments", Name: "reconcile_backlog",
+			Help: "Reconcile checks (payments, refunds, payouts) that are due and not yet taken by a worker; counted up to 10000.",
+		}, backlog.value))
+	}
 	return err
+}
+
+// reconcileBacklog reads the number of due reconcile checks from the
+// store at most once per oldestAgeTTL however often Prometheus scrapes
+// (a count of the due index: nothing read when nothing is due).
+type reconcileBacklog struct {
+	h     *Handler
+	count store.BacklogCounter
+	mu    sync.Mutex
+	read  time.Time
+	n     int
+}
+
+// backlogLimit caps the count (and the index reads of one scrape).
+const backlogLimit = 10000
+
+func (b *reconcileBacklog) value() float64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.h.now()
+	if now.Sub(b.read) >= oldestAgeTTL {
+		ctx, cancel := context.WithTimeout(b.h.ctx, 2*time.Second)
+		n, err := b.count.ReconcileBacklog(ctx, now, backlogLimit)
+		cancel()
+		if err == nil {
+			b.read, b.n = now, n
+		}
+	}
+	return float64(b.n)
 }
 
 // register registers c, or returns the collector already registered
