@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -60,6 +61,55 @@ type RedisOptions struct {
 	// DialTimeout bounds each connection attempt; DefaultRedisDialTimeout
 	// when zero.
 	DialTimeout time.Duration
+	// Cluster talks to a Redis Cluster: Addr and ClusterAddrs are seed
+	// nodes, from which the client learns the slot map (and follows it
+	// through resharding and failovers). Every key then carries the key
+	// prefix's hash tag, so each script's keys share one slot: the prefix
+	// must contain one ("{payments}:", DefaultRedisClusterKeyPrefix, when
+	// empty), and DB must be 0 (a cluster has only database 0).
+	Cluster bool
+	// ClusterAddrs are more seed nodes (host:port) besides Addr.
+	ClusterAddrs []string
+	// Replicas is how many replicas must have a write that guards money
+	// (an idempotency key's claim, a refund reservation, an event put in
+	// the outbox, a create's commit) before the store reports it done:
+	// the write and a WAIT go to the primary on one connection. Redis
+	// replicates asynchronously, so without it a failover can promote a
+	// replica that lacks a write the gateway already acted on (a claim
+	// taken before a provider call: a second call after the failover).
+	// A write that fewer replicas acknowledged within ReplicaTimeout is
+	// an error (the primary has it; the gateway answers 503). 0: no WAIT;
+	// ReplicasDefault (-1) means 1 in cluster mode, 0 otherwise.
+	Replicas int
+	// ReplicaTimeout bounds each WAIT; DefaultRedisReplicaTimeout when
+	// zero.
+	ReplicaTimeout time.Duration
+}
+
+// ReplicasDefault in RedisOptions.Replicas asks for the mode's default.
+const ReplicasDefault = -1
+
+// DefaultRedisReplicaTimeout bounds the WAIT after a guarded write.
+const DefaultRedisReplicaTimeout = time.Second
+
+// DefaultRedisClusterKeyPrefix is the key prefix in cluster mode when none
+// is given: DefaultRedisKeyPrefix with its name as the hash tag.
+const DefaultRedisClusterKeyPrefix = "{payments}:"
+
+// hashTag returns the part of key Redis Cluster hashes to pick its slot:
+// between the first "{" and the first "}" after it, if that is not
+// empty; ok is false when the key has no such tag (then the whole key is
+// hashed).
+func hashTag(key string) (tag string, ok bool) {
+	open := strings.IndexByte(key, '{')
+	if open < 0 {
+		return "", false
+	}
+	end := strings.IndexByte(key[open+1:], '}')
+	if end <= 0 {
+		return "", false
+	}
+	return key[open+1 : open+1+end], true
 }
 
 // caddyRedisLogger sends go-redis's own messages (a reconnect, a pool
@@ -83,7 +133,7 @@ var redisPool = caddy.NewUsagePool()
 
 // sharedClient is the pooled value; the pool calls Destruct when its last
 // user is gone.
-type sharedClient struct{ client *redis.Client }
+type sharedClient struct{ client redis.UniversalClient }
 
 // Destruct closes the client's connections.
 func (s *sharedClient) Destruct() error { return s.client.Close() }
@@ -114,8 +164,12 @@ func (s *sharedClient) Destruct() error { return s.client.Close() }
 // Records never expire; nothing but the gateway should write these keys.
 type Redis struct {
 	poolKey string
-	client  *redis.Client
+	client  redis.UniversalClient
 	prefix  string
+	// replicas and replicaTimeout: RedisOptions.Replicas and
+	// ReplicaTimeout (the WAIT after a guarded write).
+	replicas       int
+	replicaTimeout time.Duration
 	closed  atomic.Bool
 }
 
@@ -136,6 +190,31 @@ func OpenRedis(opts RedisOptions) (*Redis, error) {
 	}
 	if opts.KeyPrefix == "" {
 		opts.KeyPrefix = DefaultRedisKeyPrefix
+		if opts.Cluster {
+			opts.KeyPrefix = DefaultRedisClusterKeyPrefix
+		}
+	}
+	if opts.Replicas == ReplicasDefault {
+		opts.Replicas = 0
+		if opts.Cluster {
+			opts.Replicas = 1
+		}
+	}
+	if opts.Replicas < 0 {
+		return nil, fmt.Errorf("store: redis: replicas must not be negative, got %d", opts.Replicas)
+	}
+	if opts.ReplicaTimeout <= 0 {
+		opts.ReplicaTimeout = DefaultRedisReplicaTimeout
+	}
+	if opts.Cluster {
+		if opts.DB != 0 {
+			return nil, fmt.Errorf("store: redis cluster: db must be 0 (a cluster has only database 0), got %d", opts.DB)
+		}
+		if _, ok := hashTag(opts.KeyPrefix); !ok {
+			return nil, fmt.Errorf("store: redis cluster: key_prefix %q has no hash tag: the gateway's scripts touch several keys at once, which a cluster allows only within one slot; put the name in braces, e.g. %q", opts.KeyPrefix, "{"+strings.TrimSuffix(opts.KeyPrefix, ":")+"}:")
+		}
+	} else if len(opts.ClusterAddrs) > 0 {
+		return nil, errors.New("store: redis: more than one address is only for a cluster (cluster)")
 	}
 	if opts.DialTimeout <= 0 {
 		opts.DialTimeout = DefaultRedisDialTimeout
@@ -152,7 +231,13 @@ func OpenRedis(opts RedisOptions) (*Redis, error) {
 		// As in OpenBolt: the pool already dropped the failed entry.
 		return nil, err
 	}
-	return openRedisFormat(&Redis{poolKey: key, client: val.(*sharedClient).client, prefix: opts.KeyPrefix}, opts)
+	r := &Redis{poolKey: key, client: val.(*sharedClient).client, prefix: opts.KeyPrefix,
+		replicas: opts.Replicas, replicaTimeout: opts.ReplicaTimeout}
+	if err := r.checkReplicas(); err != nil {
+		_, _ = redisPool.Delete(key)
+		return nil, err
+	}
+	return openRedisFormat(r, opts)
 }
 
 // redisPoolKey identifies a client by everything that shapes its
@@ -162,13 +247,17 @@ func OpenRedis(opts RedisOptions) (*Redis, error) {
 // connection, so gateways with different prefixes share a client.
 func redisPoolKey(o RedisOptions) string {
 	pw := sha256.Sum256([]byte(o.Password))
-	return fmt.Sprintf("%s\x00%d\x00%s\x00%x\x00%t\x00%s", o.Addr, o.DB, o.Username, pw, o.TLS, o.DialTimeout)
+	return fmt.Sprintf("%s\x00%d\x00%s\x00%x\x00%t\x00%s\x00%t\x00%s", o.Addr, o.DB, o.Username, pw, o.TLS, o.DialTimeout,
+		o.Cluster, strings.Join(o.ClusterAddrs, ","))
 }
 
 // newRedisClient builds a client and pings the server, so a wrong address
 // or password fails Caddy's provisioning with a clear error instead of
 // failing the first payment.
-func newRedisClient(o RedisOptions) (*redis.Client, error) {
+func newRedisClient(o RedisOptions) (redis.UniversalClient, error) {
+	if o.Cluster {
+		return newRedisClusterClient(o)
+	}
 	ro := &redis.Options{
 		Addr:                  o.Addr,
 		Username:              o.Username,
@@ -190,7 +279,32 @@ func newRedisClient(o RedisOptions) (*redis.Client, error) {
 		}
 		ro.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host}
 	}
-	c := redis.NewClient(ro)
+	return pinged(redis.NewClient(ro), o)
+}
+
+// newRedisClusterClient is newRedisClient for a cluster: the same
+// connection settings on every node the slot map names.
+func newRedisClusterClient(o RedisOptions) (redis.UniversalClient, error) {
+	co := &redis.ClusterOptions{
+		Addrs:                    append([]string{o.Addr}, o.ClusterAddrs...),
+		Username:                 o.Username,
+		Password:                 o.Password,
+		DialTimeout:              o.DialTimeout,
+		ContextTimeoutEnabled:    true,
+		Protocol:                 2,
+		DisableIdentity:          true,
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+	}
+	if o.TLS {
+		// No ServerName: crypto/tls takes each node's from the address
+		// it dials, so every node is verified as itself.
+		co.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	return pinged(redis.NewClusterClient(co), o)
+}
+
+// pinged checks c with PING (in a cluster, after loading the slot map).
+func pinged(c redis.UniversalClient, o RedisOptions) (redis.UniversalClient, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), o.DialTimeout+3*time.Second)
 	defer cancel()
 	if err := c.Ping(ctx).Err(); err != nil {
@@ -242,6 +356,20 @@ const (
 	rkReconObjDue = "reconcile:objects:due"
 )
 
+// scanNode is where a SCAN of the store's keys runs: the server, or in a
+// cluster the primary of the key prefix's slot, which holds every key of
+// the store (a cluster client would send SCAN to any node).
+func (r *Redis) scanNode(ctx context.Context) (redis.Cmdable, error) {
+	if cc, ok := r.client.(*redis.ClusterClient); ok {
+		node, err := cc.MasterForKey(ctx, r.prefix)
+		if err != nil {
+			return nil, redisErr("finding the cluster node of "+r.prefix, err)
+		}
+		return node, nil
+	}
+	return r.client, nil
+}
+
 // redisErr wraps a failed command with the operation's name.
 func redisErr(op string, err error) error {
 	return fmt.Errorf("store: redis %s: %w", op, err)
@@ -274,7 +402,18 @@ func getRecord[T any](ctx context.Context, r *Redis, kind, id string) (*T, error
 
 // run executes a script whose reply is {code} or {code, json}.
 func (r *Redis) run(ctx context.Context, op string, s *redis.Script, keys []string, args ...any) (int64, string, error) {
-	res, err := s.Run(ctx, r.client, keys, args...).Slice()
+	return r.runCmd(op, s.Run(ctx, r.client, keys, args...))
+}
+
+// runGuarded is run for a write that guards money: with Replicas set, it
+// returns only once that many replicas have it (exec).
+func (r *Redis) runGuarded(ctx context.Context, op string, s *redis.Script, keys []string, args ...any) (int64, string, error) {
+	return r.runCmd(op, r.exec(ctx, s, true, keys, args...))
+}
+
+// runCmd reads a script's {code} or {code, json} reply.
+func (r *Redis) runCmd(op string, cmd *redis.Cmd) (int64, string, error) {
+	res, err := cmd.Slice()
 	if err != nil {
 		return 0, "", redisErr(op, err)
 	}

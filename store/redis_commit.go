@@ -99,7 +99,7 @@ func (r *Redis) Commit(ctx context.Context, w *Writes) error {
 	if err := r.ready(ctx); err != nil {
 		return err
 	}
-	code, _, err := r.run(ctx, "commit", scriptCommit, keys, args...)
+	code, _, err := r.runGuarded(ctx, "commit", scriptCommit, keys, args...)
 	if err != nil {
 		return err
 	}

@@ -266,9 +266,13 @@ func (r *Redis) ListPayments(ctx context.Context, q ListQuery) (*PaymentPage, er
 // is there changes nothing).
 func indexRedisPayments(ctx context.Context, r *Redis) error {
 	pattern := globEscape(r.prefix+rkPayment+":") + "*"
+	node, err := r.scanNode(ctx)
+	if err != nil {
+		return err
+	}
 	var cursor uint64
 	for {
-		keys, next, err := r.client.Scan(ctx, cursor, pattern, 500).Result()
+		keys, next, err := node.Scan(ctx, cursor, pattern, 500).Result()
 		if err != nil {
 			return err
 		}

@@ -72,7 +72,7 @@ func (r *Redis) EnqueueEvent(ctx context.Context, e *OutboxEntry) (bool, error) 
 	if e.Announce != "" {
 		announce = "1"
 	}
-	n, err := scriptEnqueue.Run(ctx, r.client, keys, e.EventID, data, score(e.NextAt), announce, ttlMillis(RedisDeliveredTTL), logged, member).Int64()
+	n, err := r.exec(ctx, scriptEnqueue, true, keys, e.EventID, data, score(e.NextAt), announce, ttlMillis(RedisDeliveredTTL), logged, member).Int64()
 	if err != nil {
 		return false, redisErr("enqueue event", err)
 	}

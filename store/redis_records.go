@@ -138,7 +138,7 @@ func (r *Redis) ReserveRefund(ctx context.Context, paymentID, key string, amount
 	if err := r.ready(ctx); err != nil {
 		return nil, err
 	}
-	code, raw, err := r.run(ctx, "reserve refund", scriptReserveRefund, []string{r.key(rkPayment, paymentID)}, key, amount)
+	code, raw, err := r.runGuarded(ctx, "reserve refund", scriptReserveRefund, []string{r.key(rkPayment, paymentID)}, key, amount)
 	rec, _, err := recordResult[PaymentRecord](rkPayment, paymentID, code, raw, err)
 	return rec, err
 }

@@ -44,6 +44,9 @@ func TestMain(m *testing.M) {
 	if testRedis.srv != nil {
 		testRedis.srv.Stop()
 	}
+	if testCluster.c != nil {
+		testCluster.c.Stop()
+	}
 	os.Exit(code)
 }
 

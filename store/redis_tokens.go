@@ -68,7 +68,7 @@ func (r *Redis) BeginIdempotent(ctx context.Context, key, fingerprint string, tt
 	if err := r.ready(ctx); err != nil {
 		return nil, false, err
 	}
-	code, raw, err := r.run(ctx, "begin idempotent", scriptBeginIdempotent, []string{r.key(rkIdem, key)}, data, ttlMillis(ttl))
+	code, raw, err := r.runGuarded(ctx, "begin idempotent", scriptBeginIdempotent, []string{r.key(rkIdem, key)}, data, ttlMillis(ttl))
 	if err != nil {
 		return nil, false, err
 	}
