@@ -16,8 +16,8 @@ import (
 //
 //	go test -run '^$' -bench . -benchtime 2000x ./caddymodule/
 //
-// They run in memory (no Caddy, no network); the README's Performance
-// section keeps the latest numbers.
+// They run in memory (no Caddy, no network); docs/performance.md keeps
+// the latest numbers.
 
 // BenchmarkDecodeValidatePayment is POST /payments before any provider is
 // involved: the strict two-pass decode of PRODUCT.md's create-payment

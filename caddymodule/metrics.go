@@ -15,8 +15,8 @@ import (
 	"github.com/caddy-payments/caddy-payments/store"
 )
 
-// metricNames are the series the gateway registers (README "Metrics and
-// traces"; docs/grafana-dashboard.json may use only these).
+// metricNames are the series the gateway registers (docs/operations.md
+// "Metrics"; docs/grafana-dashboard.json may use only these).
 var metricNames = []string{
 	"caddy_payments_provider_calls_total",
 	"caddy_payments_provider_call_duration_seconds",

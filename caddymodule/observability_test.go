@@ -78,8 +78,8 @@ func gatheredNames(t *testing.T) []string {
 	return names
 }
 
-// TestMetricNamesAreTheRegisteredOnes: metricNames (the list the README and
-// the dashboard test rely on) is exactly what the gateway registers.
+// TestMetricNamesAreTheRegisteredOnes: metricNames (the list
+// docs/operations.md and the dashboard test rely on) is exactly what the gateway registers.
 func TestMetricNamesAreTheRegisteredOnes(t *testing.T) {
 	got := gatheredNames(t)
 	want := slices.Clone(metricNames)

@@ -216,7 +216,7 @@ func (w *world) create(ctx context.Context, p *payment) {
 // a 409 request_in_progress is retried for a while; a connection failure
 // is retried (through the balancer); anything uncertain (504/502
 // request_sent unknown, 409 outcome_unknown, a long in-progress) is
-// resolved by finding the payment by reference, as the README tells
+// resolved by finding the payment by reference, as docs/api.md tells
 // merchants to.
 func (w *world) createCopy(ctx context.Context, p *payment, key string) {
 	base := w.lb

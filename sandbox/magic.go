@@ -19,7 +19,7 @@ type MagicValue struct {
 }
 
 // MagicValues lists every magic value of every emulated provider, in a
-// stable order, for the README and for tests.
+// stable order, for docs/sandbox.md and for tests.
 func MagicValues() []MagicValue {
 	return slices.Concat(payablMagicValues, razorpayMagicValues, paysageMagicValues)
 }

@@ -1,8 +1,9 @@
 // Command xcaddyargs prints the xcaddy build arguments that xcaddy.json
-// records, after checking that the README's "Build a Caddy with the plugin"
-// section gives the same build, and (with -modules) the plugin's module IDs
-// from the README's module table, one per line. .ci/xcaddy-check uses it to
-// build Caddy with xcaddy exactly as the README and xcaddy.json say.
+// records, after checking that the "Build a Caddy with the plugin" section
+// of docs/configuration.md gives the same build, and (with -modules) the
+// plugin's module IDs from that file's module table, one per line.
+// .ci/xcaddy-check uses it to build Caddy with xcaddy exactly as
+// docs/configuration.md and xcaddy.json say.
 //
 // Usage (from the repository root):
 //
@@ -60,14 +61,17 @@ func buildArgs(data []byte) ([]string, error) {
 	return args, nil
 }
 
-// readmeArgs returns the arguments of the first `xcaddy build` command in
-// the README (a shell block whose lines may end in a backslash).
-func readmeArgs(readme string) ([]string, error) {
-	i := strings.Index(readme, "\nxcaddy build ")
+// docPath is the file that documents the build, from the repository root.
+const docPath = "docs/configuration.md"
+
+// docArgs returns the arguments of the first `xcaddy build` command in
+// the documentation (a shell block whose lines may end in a backslash).
+func docArgs(doc string) ([]string, error) {
+	i := strings.Index(doc, "\nxcaddy build ")
 	if i < 0 {
-		return nil, errors.New("README: no `xcaddy build` command")
+		return nil, errors.New(docPath + ": no `xcaddy build` command")
 	}
-	rest := readme[i+1:]
+	rest := doc[i+1:]
 	var cmd strings.Builder
 	for _, line := range strings.Split(rest, "\n") {
 		line = strings.TrimSpace(line)
@@ -82,12 +86,12 @@ func readmeArgs(readme string) ([]string, error) {
 	return f[1:], nil // after "xcaddy"
 }
 
-// moduleIDs returns the module IDs of the README's module table (rows that
-// start with a back-quoted http.* or admin.* ID).
-func moduleIDs(readme string) []string {
+// moduleIDs returns the module IDs of the documentation's module table
+// (rows that start with a back-quoted http.* or admin.* ID).
+func moduleIDs(doc string) []string {
 	var ids []string
 	re := regexp.MustCompile("^\\| `((?:http|admin)\\.[a-z0-9_.]+)` \\|")
-	for _, line := range strings.Split(readme, "\n") {
+	for _, line := range strings.Split(doc, "\n") {
 		if m := re.FindStringSubmatch(line); m != nil {
 			ids = append(ids, m[1])
 		}
@@ -96,33 +100,33 @@ func moduleIDs(readme string) []string {
 }
 
 // check compares the two descriptions of the build.
-func check(manifestJSON []byte, readme string) ([]string, error) {
+func check(manifestJSON []byte, doc string) ([]string, error) {
 	want, err := buildArgs(manifestJSON)
 	if err != nil {
 		return nil, err
 	}
-	got, err := readmeArgs(readme)
+	got, err := docArgs(doc)
 	if err != nil {
 		return nil, err
 	}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
-		return nil, fmt.Errorf("the README's xcaddy command (xcaddy %s) differs from xcaddy.json's build (xcaddy %s)",
-			strings.Join(got, " "), strings.Join(want, " "))
+		return nil, fmt.Errorf("%s's xcaddy command (xcaddy %s) differs from xcaddy.json's build (xcaddy %s)",
+			docPath, strings.Join(got, " "), strings.Join(want, " "))
 	}
 	return want, nil
 }
 
 func main() {
-	modules := flag.Bool("modules", false, "print the plugin's module IDs from the README's module table instead")
+	modules := flag.Bool("modules", false, "print the plugin's module IDs from "+docPath+"'s module table instead")
 	flag.Parse()
-	readme, err := os.ReadFile("README.md")
+	doc, err := os.ReadFile(docPath)
 	if err != nil {
 		fail(err)
 	}
 	if *modules {
-		ids := moduleIDs(string(readme))
+		ids := moduleIDs(string(doc))
 		if len(ids) == 0 {
-			fail(errors.New("README: no module table"))
+			fail(errors.New(docPath + ": no module table"))
 		}
 		fmt.Println(strings.Join(ids, "\n"))
 		return
@@ -131,7 +135,7 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	args, err := check(data, string(readme))
+	args, err := check(data, string(doc))
 	if err != nil {
 		fail(err)
 	}

@@ -169,7 +169,7 @@ func (p *Provider) Validate() error {
 		return fmt.Errorf("payabl: endpoint must not carry a query, fragment or user info")
 	}
 	// payabl's request signature is replayable and, like the notification
-	// security, concatenates values without separators (README "payabl."):
+	// security, concatenates values without separators (docs/providers/payabl.md):
 	// a signed request must never cross a network in clear text.
 	if u.Scheme != "https" && !isLoopbackHost(u.Hostname()) {
 		return fmt.Errorf("payabl: endpoint must be https unless it is a loopback address (a local sandbox)")
@@ -283,7 +283,7 @@ func (p *Provider) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 //   - PayinCountries are the countries whose banks Trustly collects from
 //     ("Payin countries"): where the customer's bank account can be. The
 //     gateway cannot check a bank country at create time (the customer
-//     picks the bank at Trustly), so this list is informational (README).
+//     picks the bank at Trustly), so this list is informational (docs/providers/payabl.md).
 //
 // HRK is left out of the currencies: Croatia adopted the euro in 2023 and
 // the ISO table no longer has it.

@@ -100,7 +100,7 @@ func TestRecutExamplesFromIssue(t *testing.T) {
 	}
 }
 
-// The grammars, one by one (README "payabl." lists them).
+// The grammars, one by one (docs/providers/payabl.md lists them).
 func TestSignedFieldGrammars(t *testing.T) {
 	for s, want := range map[string]bool{
 		"0": true, "2000": true, "-5003": true, "-6209": true, "101": true, "-1": true, "1234567890": true, "-1234567890": true,
@@ -503,7 +503,7 @@ func TestMoneyMovingUnknownOutcome(t *testing.T) {
 	}
 }
 
-// The request signature has the same class of problem (README "payabl."):
+// The request signature has the same class of problem (docs/providers/payabl.md):
 // values are concatenated in name order without separators, so a payout to
 // a Swedish account (account number 1–15 digits) can be re-cut into a
 // larger amount to a shorter account number under the same signature. The
