@@ -89,16 +89,22 @@ func TestCaddyfilesAreFormatted(t *testing.T) {
 
 func TestCaddyfileErrors(t *testing.T) {
 	cases := map[string]string{
-		"unknown option":      "payments {\n\tbogus 1\n}",
-		"duplicate option":    "payments {\n\tpublic_url https://a.example\n\tpublic_url https://b.example\n}",
-		"duplicate provider":  "payments {\n\tprovider a fake {\n\t\tendpoint http://x\n\t\tsecret s\n\t}\n\tprovider a fake {\n\t\tendpoint http://x\n\t\tsecret s\n\t}\n}",
-		"unknown type":        "payments {\n\tprovider a stripe {\n\t}\n}",
-		"bad name":            "payments {\n\tprovider Bad.Name fake {\n\t}\n}",
-		"bad max_body":        "payments {\n\tmax_body lots\n}",
-		"bad timeout":         "payments {\n\ttimeout -1s\n}",
-		"api_token no args":   "payments {\n\tapi_token\n}",
-		"forward_path":        "payments {\n\tforward_path events\n}",
-		"argument on payment": "payments extra {\n}",
+		"unknown option":                 "payments {\n\tbogus 1\n}",
+		"duplicate option":               "payments {\n\tpublic_url https://a.example\n\tpublic_url https://b.example\n}",
+		"duplicate provider":             "payments {\n\tprovider a fake {\n\t\tendpoint http://x\n\t\tsecret s\n\t}\n\tprovider a fake {\n\t\tendpoint http://x\n\t\tsecret s\n\t}\n}",
+		"unknown type":                   "payments {\n\tprovider a stripe {\n\t}\n}",
+		"bad name":                       "payments {\n\tprovider Bad.Name fake {\n\t}\n}",
+		"bad max_body":                   "payments {\n\tmax_body lots\n}",
+		"bad timeout":                    "payments {\n\ttimeout -1s\n}",
+		"api_token no args":              "payments {\n\tapi_token\n}",
+		"forward_path":                   "payments {\n\tforward_path events\n}",
+		"argument on payment":            "payments extra {\n}",
+		"redis seeds without cluster":    "payments {\n\tstorage redis a:1 b:2\n}",
+		"redis cluster with an argument": "payments {\n\tstorage redis a:1 {\n\t\tcluster yes\n\t}\n}",
+		"redis replicas negative":        "payments {\n\tstorage redis a:1 {\n\t\treplicas -1\n\t}\n}",
+		"redis replicas no number":       "payments {\n\tstorage redis a:1 {\n\t\treplicas some\n\t}\n}",
+		"redis replicas bad timeout":     "payments {\n\tstorage redis a:1 {\n\t\treplicas 1 forever\n\t}\n}",
+		"redis replicas three args":      "payments {\n\tstorage redis a:1 {\n\t\treplicas 1 1s 2\n\t}\n}",
 	}
 	for name, in := range cases {
 		t.Run(name, func(t *testing.T) {

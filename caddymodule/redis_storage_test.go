@@ -28,6 +28,50 @@ const redisTestPassword = "redis-pass-never-shown"
 // the records sit under the configured key prefix.
 func TestRedisStorageSharedBetweenGateways(t *testing.T) {
 	addr := redistest.StartT(t, "--requirepass", redisTestPassword).Addr
+	t.Setenv("PAYMENTS_TEST_REDIS_PASSWORD", redisTestPassword)
+	id := sharedGateways(t, fmt.Sprintf("storage redis %s {\npassword {env.PAYMENTS_TEST_REDIS_PASSWORD}\nkey_prefix gwtest:\n}", addr))
+
+	// The state is in Redis, under the prefix.
+	c := redis.NewClient(&redis.Options{Addr: addr, Password: redisTestPassword})
+	defer c.Close()
+	raw, err := c.Get(context.Background(), "gwtest:payment:"+id).Bytes()
+	if err != nil || !strings.Contains(string(raw), "ORD-REDIS-1") {
+		t.Fatalf("payment record in Redis: %v %s", err, raw)
+	}
+
+	// The password never appears in the running config.
+	resp, err := http.Get("http://localhost:2999/config/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if bytes.Contains(cfg, []byte(redisTestPassword)) || !bytes.Contains(cfg, []byte("{env.PAYMENTS_TEST_REDIS_PASSWORD}")) {
+		t.Fatalf("the running config shows the Redis password or lost its placeholder:\n%s", cfg)
+	}
+}
+
+// TestRedisClusterStorageSharedBetweenGateways is the same run on a real
+// Redis Cluster (three primaries, one replica each), with the default
+// replicas 1: every guarded write waits for a replica (WAIT).
+func TestRedisClusterStorageSharedBetweenGateways(t *testing.T) {
+	c := redistest.StartClusterT(t, 3, 1)
+	addrs := c.Addrs()
+	id := sharedGateways(t, fmt.Sprintf("storage redis %s %s {\ncluster\nkey_prefix {gwcluster}:\n}", addrs[0], addrs[3]))
+
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
+	defer cc.Close()
+	raw, err := cc.Get(context.Background(), "{gwcluster}:payment:"+id).Bytes()
+	if err != nil || !strings.Contains(string(raw), "ORD-REDIS-1") {
+		t.Fatalf("payment record in the cluster: %v %s", err, raw)
+	}
+}
+
+// sharedGateways runs two payments handlers on the storage directive
+// given and returns the id of the payment it made (reference
+// ORD-REDIS-1).
+func sharedGateways(t *testing.T, storage string) string {
+	t.Helper()
 	fs := fake.NewServer(fakeSecret)
 	var creates atomic.Int32
 	fsrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -38,10 +82,8 @@ func TestRedisStorageSharedBetweenGateways(t *testing.T) {
 	}))
 	t.Cleanup(fsrv.Close)
 	sh := newShop(t)
-	t.Setenv("PAYMENTS_TEST_REDIS_PASSWORD", redisTestPassword)
 	site := func(port int) string {
-		return fakeSite(t, port, fsrv.URL, sh.srv.URL, fmt.Sprintf(
-			"retry_schedule 300ms\nstorage redis %s {\npassword {env.PAYMENTS_TEST_REDIS_PASSWORD}\nkey_prefix gwtest:\n}", addr))
+		return fakeSite(t, port, fsrv.URL, sh.srv.URL, "retry_schedule 300ms\n"+storage)
 	}
 	loadCaddy(t, site(9080)+site(9081))
 
@@ -132,22 +174,5 @@ func TestRedisStorageSharedBetweenGateways(t *testing.T) {
 		t.Fatalf("amount_refunded: %d %v", code, got)
 	}
 
-	// The state is in Redis, under the prefix.
-	c := redis.NewClient(&redis.Options{Addr: addr, Password: redisTestPassword})
-	defer c.Close()
-	raw, err := c.Get(context.Background(), "gwtest:payment:"+id).Bytes()
-	if err != nil || !strings.Contains(string(raw), "ORD-REDIS-1") {
-		t.Fatalf("payment record in Redis: %v %s", err, raw)
-	}
-
-	// The password never appears in the running config.
-	resp, err := http.Get("http://localhost:2999/config/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if bytes.Contains(cfg, []byte(redisTestPassword)) || !bytes.Contains(cfg, []byte("{env.PAYMENTS_TEST_REDIS_PASSWORD}")) {
-		t.Fatalf("the running config shows the Redis password or lost its placeholder:\n%s", cfg)
-	}
+	return id
 }

@@ -40,6 +40,27 @@ type RedisStorage struct {
 
 	// Connect with TLS.
 	TLS bool `json:"tls,omitempty"`
+
+	// Talk to a Redis Cluster: addr (and cluster_addrs) are seed nodes.
+	// The key prefix must then carry a hash tag ("{payments}:" by
+	// default), so that each atomic step's keys share one slot; db must
+	// be 0.
+	Cluster bool `json:"cluster,omitempty"`
+
+	// More seed nodes of the cluster (host:port), besides addr; {env.*}
+	// placeholders are resolved at provision time.
+	ClusterAddrs []string `json:"cluster_addrs,omitempty"`
+
+	// How many replicas must acknowledge (WAIT) each write that guards
+	// money — an idempotency key's claim, a refund reservation, an event
+	// put in the outbox, a create's commit — before the gateway acts on
+	// it. Default: 1 with cluster, else 0 (no WAIT). Opening refuses a
+	// primary with fewer replicas in sync.
+	Replicas *int `json:"replicas,omitempty"`
+
+	// How long each WAIT may take before the write counts as failed
+	// (answered 503). Default: 1s.
+	ReplicaTimeout caddy.Duration `json:"replica_timeout,omitempty"`
 }
 
 // storeUsers records, for each config load, which payments handler uses
@@ -112,6 +133,9 @@ func (h *Handler) storeIdentity() (string, error) {
 		prefix := r.KeyPrefix
 		if prefix == "" {
 			prefix = store.DefaultRedisKeyPrefix
+			if r.Cluster {
+				prefix = store.DefaultRedisClusterKeyPrefix
+			}
 		}
 		return fmt.Sprintf("redis %s db %d key_prefix %q", strings.ToLower(addr), r.DB, prefix), nil
 	}
@@ -143,9 +167,20 @@ func (h *Handler) openStore() (store.Store, func() error, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("storage redis: username: %w", err)
 		}
+		seeds := make([]string, len(r.ClusterAddrs))
+		for i, a := range r.ClusterAddrs {
+			if seeds[i], err = repl.ReplaceOrErr(a, true, true); err != nil {
+				return nil, nil, fmt.Errorf("storage redis: cluster address: %w", err)
+			}
+		}
+		replicas := store.ReplicasDefault
+		if r.Replicas != nil {
+			replicas = *r.Replicas
+		}
 		db, err := store.OpenRedis(store.RedisOptions{
 			Addr: addr, Username: username, Password: password, DB: r.DB,
 			KeyPrefix: r.KeyPrefix, TLS: r.TLS, DialTimeout: 5 * time.Second,
+			Cluster: r.Cluster, ClusterAddrs: seeds, Replicas: replicas, ReplicaTimeout: time.Duration(r.ReplicaTimeout),
 		})
 		if err != nil {
 			return nil, nil, err
@@ -166,12 +201,14 @@ func (h *Handler) openStore() (store.Store, func() error, error) {
 // unmarshalStorage parses
 //
 //	storage file <path>
-//	storage redis <addr> {
+//	storage redis <addr> [<more cluster seed addrs>...] {
 //		username <name>
 //		password <password>
 //		db <number>
 //		key_prefix <prefix>
 //		tls
+//		cluster
+//		replicas <n> [<timeout>]
 //	}
 func (h *Handler) unmarshalStorage(d *caddyfile.Dispenser) error {
 	if !d.NextArg() {
@@ -193,8 +230,9 @@ func (h *Handler) unmarshalStorage(d *caddyfile.Dispenser) error {
 			return d.Err("storage redis needs the server's address (host:port)")
 		}
 		r.Addr = d.Val()
-		if d.NextArg() {
-			return d.ArgErr()
+		r.ClusterAddrs = d.RemainingArgs()
+		if len(r.ClusterAddrs) == 0 {
+			r.ClusterAddrs = nil
 		}
 		for nesting := d.Nesting(); d.NextBlock(nesting); {
 			switch opt := d.Val(); opt {
@@ -225,9 +263,34 @@ func (h *Handler) unmarshalStorage(d *caddyfile.Dispenser) error {
 					return d.ArgErr()
 				}
 				r.TLS = true
+			case "cluster":
+				if d.NextArg() {
+					return d.ArgErr()
+				}
+				r.Cluster = true
+			case "replicas":
+				args := d.RemainingArgs()
+				if len(args) < 1 || len(args) > 2 {
+					return d.Err("storage redis: replicas <n> [<timeout>]")
+				}
+				n, err := strconv.Atoi(args[0])
+				if err != nil || n < 0 || n > 16 {
+					return d.Errf("storage redis: replicas must be a whole number from 0 to 16, not '%s'", args[0])
+				}
+				r.Replicas = &n
+				if len(args) == 2 {
+					t, err := caddy.ParseDuration(args[1])
+					if err != nil || t < time.Millisecond || t > time.Minute {
+						return d.Errf("storage redis: replicas timeout must be a duration from 1ms to 1m, not '%s'", args[1])
+					}
+					r.ReplicaTimeout = caddy.Duration(t)
+				}
 			default:
 				return d.Errf("unrecognized storage redis option '%s'", opt)
 			}
+		}
+		if len(r.ClusterAddrs) > 0 && !r.Cluster {
+			return d.Err("storage redis: several addresses are seed nodes of a cluster: add the cluster option")
 		}
 		h.Redis = r
 		return nil

@@ -138,8 +138,18 @@ func (r *Redis) ReserveRefund(ctx context.Context, paymentID, key string, amount
 	if err := r.ready(ctx); err != nil {
 		return nil, err
 	}
-	code, raw, err := r.runGuarded(ctx, "reserve refund", scriptReserveRefund, []string{r.key(rkPayment, paymentID)}, key, amount)
-	rec, _, err := recordResult[PaymentRecord](rkPayment, paymentID, code, raw, err)
+	cmd, short := r.execWait(ctx, scriptReserveRefund, true, []string{r.key(rkPayment, paymentID)}, key, amount)
+	code, raw, err := r.runCmd("reserve refund", cmd)
+	rec, reserved, err := recordResult[PaymentRecord](rkPayment, paymentID, code, raw, err)
+	if err == nil && short != nil {
+		// Our reservation, which no replica may have: the refund is
+		// refused (nothing is sent), so give the amount back on the
+		// primary rather than hold it reserved.
+		if reserved {
+			_, _ = r.ReleaseRefund(context.WithoutCancel(ctx), paymentID, key)
+		}
+		return nil, redisErr("reserve refund", short)
+	}
 	return rec, err
 }
 

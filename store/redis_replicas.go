@@ -10,20 +10,36 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// errNotReplicated is the error of a guarded write that fewer replicas
+// than Replicas acknowledged in time: the primary has it.
+var errNotReplicated = errors.New("not acknowledged by enough replicas")
+
 // exec runs script s. A write that guards money (guard) with Replicas set
 // is sent to the primary of its keys together with WAIT, on one
 // connection (WAIT counts the replicas that have this connection's
 // writes, so it must follow the write on the same connection), and fails
 // when fewer replicas than Replicas acknowledged it in time.
 func (r *Redis) exec(ctx context.Context, s *redis.Script, guard bool, keys []string, args ...any) *redis.Cmd {
+	cmd, err := r.execWait(ctx, s, guard, keys, args...)
+	if err != nil && cmd.Err() == nil {
+		cmd.SetErr(err)
+	}
+	return cmd
+}
+
+// execWait is exec that keeps the script's own reply apart from a WAIT
+// shortfall (an error wrapping errNotReplicated, while cmd holds what the
+// script did on the primary), so that a caller can undo a write the
+// gateway will not act on.
+func (r *Redis) execWait(ctx context.Context, s *redis.Script, guard bool, keys []string, args ...any) (*redis.Cmd, error) {
 	if !guard || r.replicas == 0 {
-		return s.Run(ctx, r.client, keys, args...)
+		return s.Run(ctx, r.client, keys, args...), nil
 	}
 	node, err := r.primaryOf(ctx, keys[0])
 	if err != nil {
 		cmd := redis.NewCmd(ctx)
 		cmd.SetErr(err)
-		return cmd
+		return cmd, nil
 	}
 	cmd, acked, err := r.evalWait(ctx, node, s, keys, args, true)
 	if redis.HasErrorPrefix(err, "NOSCRIPT") {
@@ -37,13 +53,17 @@ func (r *Redis) exec(ctx context.Context, s *redis.Script, guard bool, keys []st
 			cc.ReloadState(ctx)
 		}
 	}
-	if err == nil && acked < int64(r.replicas) {
-		err = fmt.Errorf("written on the primary, but only %d of %d replicas acknowledged it within %s (WAIT)", acked, r.replicas, r.replicaTimeout)
+	if err != nil {
+		if cmd.Err() == nil {
+			cmd.SetErr(err)
+		}
+		return cmd, nil
 	}
-	if err != nil && cmd.Err() == nil {
-		cmd.SetErr(err)
+	if acked < int64(r.replicas) {
+		return cmd, fmt.Errorf("written on the primary, but only %d of %d replicas acknowledged it within %s (WAIT): %w",
+			acked, r.replicas, r.replicaTimeout, errNotReplicated)
 	}
-	return cmd
+	return cmd, nil
 }
 
 // evalWait pipelines the script (EVALSHA, or EVAL when sha is false)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/caddy-payments/caddy-payments/internal/redistest"
 	"github.com/caddy-payments/caddy-payments/store"
+	"github.com/caddy-payments/caddy-payments/store/storetest"
 )
 
 // replicaOf finds the node of c that replicates primary (INFO
@@ -165,7 +166,23 @@ func TestRedisReplicasWait(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "WAIT") {
 		t.Fatalf("guarded write with no replica: err %v, want a WAIT failure", err)
 	}
-	if _, err := s.ReserveRefund(ctx, "pay_missing", "rf", 100); err == nil {
-		t.Fatal("refund reservation with no replica reported done")
+	// The refused claim is freed on the primary: a retry is not told
+	// "outcome unknown" for a request that sent nothing.
+	if v := c.Exists(ctx, "wait:idem:idem:payments:b").Val(); v != 0 {
+		t.Error("the claim of a refused request stays in flight on the primary")
+	}
+	if _, err := s.PutPayment(ctx, storetest.Payment("pay_w", 1000)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ReserveRefund(ctx, "pay_w", "rf1", 400); err == nil || !strings.Contains(err.Error(), "WAIT") {
+		t.Fatalf("refund reservation with no replica: %v, want a WAIT failure", err)
+	}
+	// ... and its amount is given back: the whole 1000 can still be reserved.
+	rec, err := s.GetPayment(ctx, "pay_w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Refunds) != 0 || rec.AmountRefunded != 0 {
+		t.Errorf("a refused reservation is still held: %v, %d refunded", rec.Refunds, rec.AmountRefunded)
 	}
 }

@@ -68,7 +68,17 @@ func (r *Redis) BeginIdempotent(ctx context.Context, key, fingerprint string, tt
 	if err := r.ready(ctx); err != nil {
 		return nil, false, err
 	}
-	code, raw, err := r.runGuarded(ctx, "begin idempotent", scriptBeginIdempotent, []string{r.key(rkIdem, key)}, data, ttlMillis(ttl))
+	cmd, short := r.execWait(ctx, scriptBeginIdempotent, true, []string{r.key(rkIdem, key)}, data, ttlMillis(ttl))
+	code, raw, err := r.runCmd("begin idempotent", cmd)
+	if err == nil && short != nil {
+		// Our claim, which no replica may have: the request is refused
+		// (nothing is sent), so free the key on the primary rather than
+		// leave it in flight, answering every retry "outcome unknown".
+		if code == luaChanged {
+			_ = r.AbandonIdempotent(context.WithoutCancel(ctx), key)
+		}
+		err = redisErr("begin idempotent", short)
+	}
 	if err != nil {
 		return nil, false, err
 	}
