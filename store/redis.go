@@ -170,7 +170,7 @@ type Redis struct {
 	// ReplicaTimeout (the WAIT after a guarded write).
 	replicas       int
 	replicaTimeout time.Duration
-	closed  atomic.Bool
+	closed         atomic.Bool
 }
 
 var (
