@@ -20,7 +20,10 @@ import (
 	"time"
 
 	"github.com/caddy-payments/caddy-payments/examples/legacyshop/payablnotify"
+	"github.com/caddy-payments/caddy-payments/providers"
+	"github.com/caddy-payments/caddy-payments/providers/payabl"
 	"github.com/caddy-payments/caddy-payments/sandbox"
+	"github.com/caddy-payments/caddy-payments/store"
 )
 
 // Issue 13 item 4: forward_format native. The shop (newShop) records
@@ -508,4 +511,60 @@ http://localhost:9080 {
 			t.Fatalf("a tampered webhook reached the shop: %q", got[0].Body)
 		}
 	})
+}
+
+// forward_format in JSON is validated as in the Caddyfile.
+func TestForwardFormatJSON(t *testing.T) {
+	t.Setenv("PAYMENTS_T_WHSEC", specSecret)
+	cfg := func(format string) string {
+		return `{"providers":{"payabl":{"provider":"payabl","merchant_id":"m1","secret":"s3cr3t-payabl","endpoint":"http://127.0.0.1:1",` +
+			`"forward_format":"` + format + `"}},"api_tokens":["0123456789abcdef0"],"forward_secrets":["{env.PAYMENTS_T_WHSEC}"],"public_url":"https://shop.example/pay"}`
+	}
+	for _, ok := range []string{"native", "canonical", ""} {
+		if err := provisionJSON(t, cfg(ok)); err != nil {
+			t.Fatalf("forward_format %q refused: %v", ok, err)
+		}
+	}
+	if err := provisionJSON(t, cfg("Native")); err == nil || !strings.Contains(err.Error(), "forward_format") {
+		t.Fatalf("forward_format Native: %v", err)
+	}
+}
+
+// An account in canonical format (the default) gets exactly the
+// canonical delivery, without Payments-* headers, even for an entry that
+// carries a native original (stored while the account was native); a
+// native-mode account never sends credentials or hop-by-hop headers a
+// stored original might name.
+func TestEventMessageFormats(t *testing.T) {
+	body := []byte(`{"id":"evt_1","type":"refund.succeeded","data":{"id":"re_1","object":"refund","payment_id":"pay_1"}}`)
+	orig := &store.NativeOriginal{Method: "POST", ContentType: "application/x-www-form-urlencoded", Body: []byte("a=1&security=x"),
+		SignatureHeader: "Authorization", Signature: "Basic c2VjcmV0"}
+	h := &Handler{providers: map[string]providers.Provider{
+		"canon":  &payabl.Provider{},
+		"native": &payabl.Provider{Overrides: providers.Overrides{Forwarding: providers.Forwarding{ForwardFormat: providers.FormatNative}}},
+	}, fwdKeys: [][]byte{[]byte("k")}}
+	method, hdr, out := h.eventMessage("canon", "evt_1", "refund.succeeded", body, orig, 1700000000)
+	if method != "POST" || !bytes.Equal(out, body) || hdr.Get("Content-Type") != "application/json" || len(hdr) != 6 {
+		t.Fatalf("canonical account: %s %v %s", method, hdr, out)
+	}
+	method, hdr, out = h.eventMessage("native", "evt_1", "refund.succeeded", body, orig, 1700000000)
+	if method != "POST" || !bytes.Equal(out, orig.Body) || hdr.Get("Authorization") != "" || hdr.Get("Payments-Format") != "native" ||
+		hdr.Get("Payments-Payment-Id") != "pay_1" || hdr.Get("Content-Type") != orig.ContentType ||
+		hdr.Get("Webhook-Signature") != signStandardWebhooks(h.fwdKeys, "evt_1", 1700000000, orig.Body) {
+		t.Fatalf("native account: %s %v %s", method, hdr, out)
+	}
+	_, hdr, out = h.eventMessage("native", "evt_1", "refund.succeeded", body, nil, 1700000000)
+	if !bytes.Equal(out, body) || hdr.Get("Payments-Format") != "canonical" || hdr.Get("Content-Type") != "application/json" {
+		t.Fatalf("native account, no original: %v %s", hdr, out)
+	}
+	for _, k := range []string{"Authorization", "proxy-authorization", "Cookie", "Connection", "Transfer-Encoding", "Webhook-Id", "Payments-Format", "Host"} {
+		if forwardableHeader(k) {
+			t.Errorf("%s may be forwarded as a provider's signature header", k)
+		}
+	}
+	for _, k := range []string{"X-Razorpay-Signature", "Content-Signature"} {
+		if !forwardableHeader(k) {
+			t.Errorf("%s may not be forwarded", k)
+		}
+	}
 }
