@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"context"
 	"mime"
 	"net/http"
 	"strconv"
@@ -53,11 +54,20 @@ func (h *Handler) nativeMode(name string) bool {
 // status, the amount and currency, the merchant reference — was verified
 // by the provider's signature or established by the gateway (a fetch, the
 // record) as it stands in the original is sent in its original form.
-func (h *Handler) nativeOriginal(name string, p providers.Provider, in *providers.IncomingNotification, n *providers.Notification, ev *Event, evBody []byte) *store.NativeOriginal {
+func (h *Handler) nativeOriginal(ctx context.Context, name string, p providers.Provider, in *providers.IncomingNotification, n *providers.Notification, ev *Event, evBody []byte) *store.NativeOriginal {
 	if !h.nativeMode(name) {
 		return nil
 	}
-	orig, why := nativeOf(p, in, n, ev, evBody)
+	// A refund notification may carry its payment's merchant reference
+	// (payabl.'s orderid does): the record of that payment confirms it.
+	paymentRef := func(id string) string {
+		rec, err := h.store.GetPayment(ctx, id)
+		if err != nil {
+			return ""
+		}
+		return rec.Reference
+	}
+	orig, why := nativeOf(p, in, n, ev, evBody, paymentRef)
 	if orig == nil {
 		h.logger.Info("event goes to the native-mode shop in canonical form (Payments-Format: canonical)",
 			zap.String("provider", name), zap.String("event_id", ev.ID), zap.String("event_type", ev.Type), zap.String("reason", why))
@@ -67,7 +77,8 @@ func (h *Handler) nativeOriginal(name string, p providers.Provider, in *provider
 
 // nativeOf applies the rules of nativeOriginal; it returns the original,
 // or nil and why not.
-func nativeOf(p providers.Provider, in *providers.IncomingNotification, n *providers.Notification, ev *Event, evBody []byte) (*store.NativeOriginal, string) {
+func nativeOf(p providers.Provider, in *providers.IncomingNotification, n *providers.Notification, ev *Event, evBody []byte,
+	paymentRef func(paymentID string) string) (*store.NativeOriginal, string) {
 	if in == nil || n.Trust.Object == providers.Unsigned {
 		return nil, "the notification could not be authenticated"
 	}
@@ -87,7 +98,8 @@ func nativeOf(p providers.Provider, in *providers.IncomingNotification, n *provi
 		(n.Amount != data.Get("amount").Int() || n.Currency != data.Get("currency").String()) {
 		return nil, "the notification's unsigned amount is not the one the gateway established"
 	}
-	if n.Trust.Reference == providers.Unsigned && n.Reference != "" && n.Reference != data.Get("reference").String() {
+	if n.Trust.Reference == providers.Unsigned && n.Reference != "" && n.Reference != data.Get("reference").String() &&
+		(n.Object != "refund" || data.Get("payment_id").String() == "" || n.Reference != paymentRef(data.Get("payment_id").String())) {
 		return nil, "the notification's unsigned reference is not the one the gateway established"
 	}
 	orig := &store.NativeOriginal{Method: in.Method, Body: in.Body}

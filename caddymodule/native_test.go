@@ -254,6 +254,49 @@ http://localhost:9080 {
 		redeliverSame(t, sh, processing, "")
 	})
 
+	t.Run("refund notifications: native with the payment's orderid, canonical with another", func(t *testing.T) {
+		refund := func(amount int) string {
+			code, rf := api(t, "POST", "/payments/"+id+"/refunds", testToken, map[string]any{"amount": amount, "reference": fmt.Sprintf("RF-N%d", amount)})
+			if code != 201 {
+				t.Fatalf("refund: %d %v", code, rf)
+			}
+			return rf["provider_reference"].(string)
+		}
+		// payabl.'s refund notification names the payment's orderid.
+		body := note(refund(500), "refund", "0", ts(time.Second), "", "5.00", "ORD-N1")
+		if code := post(body); code != 200 {
+			t.Fatalf("refund notification: HTTP %d", code)
+		}
+		e := deliveryWith(t, sh, body, "", "")
+		checkNativeDelivery(t, e, body, formType, "refund.succeeded", id)
+		if n, err := payablnotify.Parse(e.Body, payablSecret); err != nil || n.Status() != "refunded" {
+			t.Fatalf("the legacy shop's parser: %+v %v", n, err)
+		}
+		checkEventsAPI(t, e.Header.Get("webhook-id"), "refund.succeeded", id)
+		// An orderid neither the refund's nor its payment's: the shop
+		// could credit another order, so it gets the canonical event.
+		if code := post(note(refund(300), "refund", "0", ts(2*time.Second), "", "3.00", "ORD-OTHER")); code != 200 {
+			t.Fatalf("refund notification: HTTP %d", code)
+		}
+		waitFor(t, "the second refund's event", func() bool {
+			n := 0
+			for _, x := range sh.Events() {
+				if x.Header.Get("Payments-Event-Type") == "refund.succeeded" {
+					n++
+				}
+			}
+			return n == 2
+		})
+		for _, x := range sh.Events() {
+			if x.Header.Get("Payments-Event-Type") == "refund.succeeded" && !bytes.Equal(x.Body, body) {
+				ev := checkCanonicalMarked(t, x, "refund.succeeded", id)
+				if data := ev["data"].(map[string]any); data["amount"] != float64(300) || data["reference"] != "RF-N300" {
+					t.Fatalf("event data: %v", data)
+				}
+			}
+		}
+	})
+
 	t.Run("tampered notifications never reach the shop", func(t *testing.T) {
 		id2, tx2 := createPayabl(t, "ORD-N2", 2500)
 		sandboxAction(t, tx2, "approve")

@@ -119,7 +119,7 @@ func (h *Handler) serveNotification(w http.ResponseWriter, r *http.Request, c ca
 	if err != nil {
 		return writeError(w, providers.Internal("the event could not be encoded"))
 	}
-	native := h.nativeOriginal(name, p, in, n, ev, evBody) // native.go
+	native := h.nativeOriginal(work, name, p, in, n, ev, evBody) // native.go
 	ctx := work
 	if !h.DisableOutbox {
 		// Durable first: once stored, the event survives a shop outage, a
