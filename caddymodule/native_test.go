@@ -611,3 +611,57 @@ func TestEventMessageFormats(t *testing.T) {
 		}
 	}
 }
+
+// A change the reconciler finds has no provider notification at all: it
+// reaches a native-mode shop as the canonical event, marked.
+func TestNativeForwardingReconciled(t *testing.T) {
+	sh := newShop(t)
+	t.Setenv("PAYABL_TEST_SECRET", payablSecret)
+	t.Setenv("PAYMENTS_TEST_TOKEN", testToken)
+	t.Setenv("PAYMENTS_TEST_WHSEC", testWhsec)
+	// public_url leads nowhere: payabl.'s notifications are lost, and only
+	// the reconciler (every 300ms) learns of the payment's change.
+	loadCaddy(t, fmt.Sprintf(`
+http://localhost:9080 {
+	payments_sandbox {
+		payabl {
+			merchant_id gateway_test
+			secret {env.PAYABL_TEST_SECRET}
+		}
+	}
+	payments {
+		provider payabl {
+			merchant_id gateway_test
+			secret {env.PAYABL_TEST_SECRET}
+			endpoint http://localhost:9080/sandbox/payabl/pay/backoffice
+			forward_format native
+		}
+		api_token {env.PAYMENTS_TEST_TOKEN}
+		forward_secret {env.PAYMENTS_TEST_WHSEC}
+		public_url http://127.0.0.1:9
+		timeout 2s
+		retry_schedule 300ms
+		reconcile_schedule 300ms
+		storage_path %s
+	}
+	reverse_proxy %s
+}
+`, filepath.Join(t.TempDir(), "state.db"), sh.srv.URL))
+	id, tx := createPayabl(t, "ORD-NREC", 1999)
+	sandboxAction(t, tx, "approve")
+	var e shopEvent
+	waitFor(t, "the reconciler's event", func() bool {
+		for _, x := range sh.Events() {
+			if x.Header.Get("Payments-Payment-Id") == id {
+				e = x
+				return true
+			}
+		}
+		return false
+	})
+	ev := checkCanonicalMarked(t, e, e.Header.Get("Payments-Event-Type"), id)
+	if !strings.HasPrefix(fmt.Sprint(ev["type"]), "payment.") {
+		t.Fatalf("event %v", ev)
+	}
+	checkEventsAPI(t, e.Header.Get("webhook-id"), fmt.Sprint(ev["type"]), id)
+}
