@@ -225,6 +225,14 @@ http://localhost:9080 {
 			t.Fatalf("the legacy shop's parser: %+v %v", n, err)
 		}
 		checkEventsAPI(t, processing.Header.Get("webhook-id"), "payment.processing", id)
+		// payabl. repeats it: acknowledged, not forwarded again.
+		if code := post(body); code != 200 {
+			t.Fatalf("repeat: HTTP %d", code)
+		}
+		settle()
+		if n := len(nativeDeliveries(sh, processing.Header.Get("webhook-id"))); n != 1 {
+			t.Fatalf("a repeated notification reached the shop %d times", n)
+		}
 	})
 
 	t.Run("a confirmed credited notification, refused once by the shop, is retried from the outbox with the same bytes", func(t *testing.T) {
@@ -415,6 +423,17 @@ http://localhost:9080 {
 		}
 		if e.Header.Get("X-Razorpay-Event-Id") != "" {
 			t.Fatal("an unsigned Razorpay header reached the shop")
+		}
+		// payment.captured and order.paid announce one success: once.
+		time.Sleep(time.Second)
+		n := 0
+		for _, x := range sh.Events() {
+			if x.Header.Get("Payments-Event-Type") == "payment.succeeded" && x.Header.Get("Payments-Payment-Id") == id {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Fatalf("payment.succeeded reached the shop %d times", n)
 		}
 		checkEventsAPI(t, e.Header.Get("webhook-id"), "payment.succeeded", id)
 	})
