@@ -17,6 +17,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-payments/caddy-payments/store"
 )
 
 // Event is the canonical event forwarded to the shop.
@@ -33,6 +35,18 @@ type Event struct {
 	// object, even from different provider notifications (Razorpay sends
 	// payment.captured and order.paid for one success).
 	announce string
+}
+
+// canonicalHeader is the header set of a canonical event's delivery.
+func (h *Handler) canonicalHeader(id string, ts int64, body []byte) http.Header {
+	return http.Header{
+		"Content-Type":      {"application/json"},
+		"Content-Length":    {strconv.Itoa(len(body))},
+		"User-Agent":        {"caddy-payments"},
+		"Webhook-Id":        {id},
+		"Webhook-Timestamp": {strconv.FormatInt(ts, 10)},
+		"Webhook-Signature": {signStandardWebhooks(h.fwdKeys, id, ts, body)},
+	}
 }
 
 // signStandardWebhooks returns the webhook-signature header value for a
@@ -77,16 +91,12 @@ func (f forwardResult) Accepted() bool {
 // r is the request that reached the gateway: the provider's notification
 // for the attempt made at once, or the outbox's in-process request for a
 // redelivery. Both take this one way to the shop.
-func (h *Handler) forward(r *http.Request, next caddyhttp.Handler, id string, body []byte, timeout time.Duration) forwardResult {
-	ts := h.now().Unix()
-	header := http.Header{
-		"Content-Type":      {"application/json"},
-		"Content-Length":    {strconv.Itoa(len(body))},
-		"User-Agent":        {"caddy-payments"},
-		"Webhook-Id":        {id},
-		"Webhook-Timestamp": {strconv.FormatInt(ts, 10)},
-		"Webhook-Signature": {signStandardWebhooks(h.fwdKeys, id, ts, body)},
-	}
+//
+// For an account in forward_format native, the request carries the
+// stored original (native) instead, or the canonical event marked as
+// such (eventMessage, native.go).
+func (h *Handler) forward(r *http.Request, next caddyhttp.Handler, provider, id, eventType string, body []byte, native *store.NativeOriginal, timeout time.Duration) forwardResult {
+	method, header, body := h.eventMessage(provider, id, eventType, body, native, h.now().Unix())
 	path := r.URL.Path
 	if h.ForwardPath != "" {
 		path = h.ForwardPath
@@ -97,7 +107,7 @@ func (h *Handler) forward(r *http.Request, next caddyhttp.Handler, id string, bo
 	defer context.AfterFunc(r.Context(), cancel)()
 
 	cw := &captureWriter{header: http.Header{}}
-	fr := h.eventRequest(ctx, r, cw, path, header, body)
+	fr := h.eventRequest(ctx, r, cw, method, path, header, body)
 	err := next.ServeHTTP(cw, fr)
 	if err == nil && ctx.Err() != nil {
 		err = ctx.Err() // the next handler wrote what it had when time ran out
@@ -137,10 +147,10 @@ const routeGroupsKey = caddy.CtxKey("route_group")
 // satisfied are kept (a copy), so the rest of the route chain runs as for
 // via. Nothing else that handlers before the gateway set on via (vars,
 // map, authentication placeholders) reaches the event.
-func (h *Handler) eventRequest(ctx context.Context, via *http.Request, w http.ResponseWriter, path string, header http.Header, body []byte) *http.Request {
+func (h *Handler) eventRequest(ctx context.Context, via *http.Request, w http.ResponseWriter, method, path string, header http.Header, body []byte) *http.Request {
 	u := &url.URL{Path: path}
 	fr := (&http.Request{
-		Method:        http.MethodPost,
+		Method:        method,
 		URL:           u,
 		Proto:         "HTTP/1.1",
 		ProtoMajor:    1,

@@ -35,9 +35,8 @@ func (h *Handler) serveNotification(w http.ResponseWriter, r *http.Request, c ca
 	if e != nil {
 		return writeError(w, e)
 	}
-	n, err := p.VerifyNotification(&providers.IncomingNotification{
-		Method: r.Method, Header: r.Header, Query: r.URL.Query(), Body: body,
-	})
+	in := &providers.IncomingNotification{Method: r.Method, Header: r.Header, Query: r.URL.Query(), Body: body}
+	n, err := p.VerifyNotification(in)
 	if err != nil {
 		h.countNotification(name, "rejected")
 		if errors.Is(err, providers.ErrUnauthenticated) {
@@ -120,13 +119,14 @@ func (h *Handler) serveNotification(w http.ResponseWriter, r *http.Request, c ca
 	if err != nil {
 		return writeError(w, providers.Internal("the event could not be encoded"))
 	}
+	native := h.nativeOriginal(work, name, p, in, n, ev, evBody) // native.go
 	ctx := work
 	if !h.DisableOutbox {
 		// Durable first: once stored, the event survives a shop outage, a
 		// reload or a crash, and the provider may be acknowledged. The
 		// entry is leased for outboxLease() so the worker leaves it to the
 		// attempt made right here.
-		stored, err := h.store.EnqueueEvent(ctx, h.outboxEntry(r, name, ev, evBody))
+		stored, err := h.store.EnqueueEvent(ctx, h.outboxEntry(r, name, ev, evBody, native))
 		if err != nil {
 			h.logger.Error("storing the event for delivery; provider not acknowledged", zap.String("event_id", ev.ID), zap.Error(err))
 			return writeError(w, &providers.Error{Type: providers.TypeInternal, Code: "store_failed",
@@ -154,7 +154,7 @@ func (h *Handler) serveNotification(w http.ResponseWriter, r *http.Request, c ca
 	// A new event about a refund or payout that is not final keeps it
 	// reconciled (repeats do not reset its schedule).
 	h.scheduleAfterNotification(r, name, ev)
-	res := h.deliver(r, c.next, name, ev.ID, ev.Type, 1, evBody, h.inlineForwardTimeout())
+	res := h.deliver(r, c.next, name, ev.ID, ev.Type, 1, evBody, native, h.inlineForwardTimeout())
 	if res.Accepted() {
 		h.markDelivered(ctx, ev.ID, ev.announce)
 		h.logger.Info("event forwarded", zap.String("provider", name), zap.String("event_id", ev.ID),

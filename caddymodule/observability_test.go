@@ -219,11 +219,11 @@ func TestSpans(t *testing.T) {
 		return nil
 	})
 	via := httptest.NewRequest(http.MethodPost, "/notifications/acct_a", nil).WithContext(ctx)
-	if res := h.deliver(via, next, "acct_a", "evt_0123", "payment.succeeded", 1, []byte(`{"id":"evt_0123"}`), time.Second); res.Accepted() {
+	if res := h.deliver(via, next, "acct_a", "evt_0123", "payment.succeeded", 1, []byte(`{"id":"evt_0123"}`), nil, time.Second); res.Accepted() {
 		t.Fatal("a 503 was taken as accepted")
 	}
 	shopStatus = http.StatusNoContent
-	if res := h.deliver(via, next, "acct_a", "evt_0123", "payment.succeeded", 4, []byte(`{"id":"evt_0123"}`), time.Second); !res.Accepted() {
+	if res := h.deliver(via, next, "acct_a", "evt_0123", "payment.succeeded", 4, []byte(`{"id":"evt_0123"}`), nil, time.Second); !res.Accepted() {
 		t.Fatal("a 204 was not taken as accepted")
 	}
 	parent.End()

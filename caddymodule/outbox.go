@@ -63,10 +63,11 @@ func (h *Handler) reconcileLease() time.Duration {
 	return h.providerTimeout() + h.forwardTimeout() + leaseMargin
 }
 
-// outboxEntry builds the durable record of an event. Host and path are the
+// outboxEntry builds the durable record of an event (with the original
+// notification a native-mode account sends, if any). Host and path are the
 // original request's (before any handle_path stripping), so redelivery
 // travels the same Caddy routes to the shop.
-func (h *Handler) outboxEntry(r *http.Request, name string, ev *Event, body []byte) *store.OutboxEntry {
+func (h *Handler) outboxEntry(r *http.Request, name string, ev *Event, body []byte, native *store.NativeOriginal) *store.OutboxEntry {
 	now := h.now().UTC()
 	// Caddy's copy of the original request keeps its URL (before
 	// handle_path stripped a prefix) but not its Host, which no handler
@@ -82,7 +83,7 @@ func (h *Handler) outboxEntry(r *http.Request, name string, ev *Event, body []by
 	return &store.OutboxEntry{
 		EventID: ev.ID, Announce: ev.announce, Provider: name, EventType: ev.Type, Body: body,
 		Server: server, Host: r.Host, Path: path,
-		NextAt: now.Add(h.outboxLease()), Created: now,
+		NextAt: now.Add(h.outboxLease()), Created: now, Native: native,
 	}
 }
 
@@ -239,6 +240,6 @@ func (h *Handler) server(name string) *caddyhttp.Server {
 func (h *Handler) serveRedelivery(r *http.Request, next caddyhttp.Handler, rd *redelivery) error {
 	rd.handled = true
 	e := rd.entry
-	rd.result = h.deliver(r, next, e.Provider, e.EventID, e.EventType, e.Attempts+1, e.Body, h.forwardTimeout())
+	rd.result = h.deliver(r, next, e.Provider, e.EventID, e.EventType, e.Attempts+1, e.Body, e.Native, h.forwardTimeout())
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/caddy-payments/caddy-payments/providers"
+	"github.com/caddy-payments/caddy-payments/store"
 )
 
 // tracerName names the gateway's spans' instrumentation scope.
@@ -89,7 +90,7 @@ func (d *callDoer) Do(ctx context.Context, req *http.Request) (*providers.Reply,
 // delivery: counted by result and attempt number, and a child span of
 // the request's trace (the notification's, or none for the outbox
 // worker's redeliveries).
-func (h *Handler) deliver(r *http.Request, next caddyhttp.Handler, provider, id, eventType string, attempt int, body []byte, timeout time.Duration) forwardResult {
+func (h *Handler) deliver(r *http.Request, next caddyhttp.Handler, provider, id, eventType string, attempt int, body []byte, native *store.NativeOriginal, timeout time.Duration) forwardResult {
 	ctx, span := tracer(r.Context()).Start(r.Context(), "payments deliver event",
 		trace.WithAttributes(
 			attribute.String("payments.provider", provider),
@@ -97,7 +98,7 @@ func (h *Handler) deliver(r *http.Request, next caddyhttp.Handler, provider, id,
 			attribute.Int("payments.attempt", attempt),
 		))
 	defer span.End()
-	res := h.forward(r.WithContext(ctx), next, id, body, timeout)
+	res := h.forward(r.WithContext(ctx), next, provider, id, eventType, body, native, timeout)
 	result := deliveryResult(res)
 	span.SetAttributes(attribute.String("payments.delivery_result", result))
 	if res.Status != 0 {

@@ -19,11 +19,13 @@ type Overrides struct {
 	// account accepts (ISO 3166-1 alpha-2; checked against
 	// customer.country).
 	Countries []string `json:"countries,omitempty"`
+	// Forwarding is the account's forward_format (forwarding.go).
+	Forwarding
 }
 
-// ParseOverride handles a `currencies` or `countries` line of a provider
-// block: it reports false for any other subdirective. Codes are upper-cased
-// and checked; a repeated line is an error.
+// ParseOverride handles a `currencies`, `countries` or `forward_format`
+// line of a provider block: it reports false for any other subdirective.
+// Codes are upper-cased and checked; a repeated line is an error.
 func (o *Overrides) ParseOverride(d *caddyfile.Dispenser) (bool, error) {
 	var target *[]string
 	switch d.Val() {
@@ -31,6 +33,8 @@ func (o *Overrides) ParseOverride(d *caddyfile.Dispenser) (bool, error) {
 		target = &o.Currencies
 	case "countries":
 		target = &o.Countries
+	case "forward_format":
+		return true, o.Forwarding.parseForwardFormat(d)
 	default:
 		return false, nil
 	}
@@ -50,8 +54,11 @@ func (o *Overrides) ParseOverride(d *caddyfile.Dispenser) (bool, error) {
 }
 
 // Validate checks every code: known ISO 4217 currencies and ISO 3166-1
-// alpha-2 countries, none repeated.
+// alpha-2 countries, none repeated; and forward_format.
 func (o Overrides) Validate() error {
+	if err := o.Forwarding.validateForwardFormat(); err != nil {
+		return err
+	}
 	seen := map[string]bool{}
 	for _, c := range o.Currencies {
 		if !ValidCurrency(c) {

@@ -106,6 +106,25 @@ type OutboxEntry struct {
 	NextAt    time.Time `json:"next_at"`
 	LastError string    `json:"last_error,omitempty"`
 	Created   time.Time `json:"created"`
+	// Native, when set, is the provider's original notification the event
+	// was made from, sent instead of Body to an account in forward_format
+	// native (the same bytes on every attempt and redelivery). Body stays
+	// the canonical event (the Events API serves it).
+	Native *NativeOriginal `json:"native,omitempty"`
+}
+
+// NativeOriginal is what a native delivery sends of the provider's
+// original notification: its method, Content-Type and body byte for byte,
+// and the one header that carries the provider's signature (none when the
+// signature is in the body). Never credentials: no Authorization.
+type NativeOriginal struct {
+	Method      string `json:"method"`
+	ContentType string `json:"content_type,omitempty"`
+	Body        []byte `json:"body"`
+	// SignatureHeader and Signature are the provider's signature header's
+	// name and value ("" when there is none).
+	SignatureHeader string `json:"signature_header,omitempty"`
+	Signature       string `json:"signature,omitempty"`
 }
 
 // IdempotencyRecord is what is kept under an Idempotency-Key.

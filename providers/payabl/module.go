@@ -218,6 +218,7 @@ func isLoopbackHost(host string) bool {
 //		endpoint <url>
 //		currencies <ISO 4217>...
 //		countries <alpha-2>...
+//		forward_format canonical|native   # docs/native-forwarding.md
 //	}
 //
 // secret: the first signs requests, every one verifies notifications.

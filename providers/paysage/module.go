@@ -171,6 +171,7 @@ func (p *Provider) Validate() error {
 //		endpoint <url>
 //		currencies <ISO 4217>…
 //		countries <ISO 3166-1 alpha-2>…
+//		forward_format canonical|native   # docs/native-forwarding.md
 //	}
 //
 // public_key takes several keys while the shop rotates its key pair: a

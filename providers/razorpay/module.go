@@ -183,6 +183,7 @@ func (p *Provider) Validate() error {
 //		endpoint <url>
 //		currencies <ISO 4217>...
 //		countries <ISO 3166-1 alpha-2>...
+//		forward_format canonical|native   # docs/native-forwarding.md
 //	}
 func (p *Provider) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the type token

@@ -63,6 +63,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"EventRedeliver", testEventRedeliver},
 		{"PaymentList", testPaymentList},
 		{"ListingCursorsAreTheirOwn", testListingCursorsAreTheirOwn},
+		{"NativeOriginal", testNativeOriginal}, // native.go
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
