@@ -31,14 +31,12 @@ const (
 // gateway answers with (wrapped in {"error": …}). Message never holds a
 // secret or a whole provider payload.
 type Error struct {
-	Type      string `json:"type"`
-	Code      string `json:"code"`
-	Message   string `json:"message"`
-	Field     string `json:"field,omitempty"`
-	Reference string `json:"reference,omitempty"`
-	// Provider is, for a create the gateway routed (no `provider` in the
-	// request), the account its last attempt went to.
-	Provider        string  `json:"provider,omitempty"`
+	Type            string  `json:"type"`
+	Code            string  `json:"code"`
+	Message         string  `json:"message"`
+	Field           string  `json:"field,omitempty"`
+	Reference       string  `json:"reference,omitempty"`
+	Provider        string  `json:"provider,omitempty"` // a routed create's: the account of its last attempt
 	ProviderCode    *string `json:"provider_code"`
 	ProviderMessage *string `json:"provider_message"`
 	RequestSent     string  `json:"request_sent"`
