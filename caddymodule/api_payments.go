@@ -37,37 +37,45 @@ func (h *Handler) serveCreatePayment(w http.ResponseWriter, r *http.Request) err
 		e.Reference = req.Reference
 		return writeError(w, e)
 	}
-	name, p, e := h.provider(req.Provider)
-	if e != nil {
-		e.Reference = req.Reference
-		return writeError(w, e)
-	}
-	caps := p.Capabilities()
-	if e := checkCapabilities(name, caps, &req); e != nil {
-		e.Reference = req.Reference
-		return writeError(w, e)
-	}
-	if err := p.ValidatePayment(&req); err != nil {
-		e := providers.AsError(err)
-		e.Reference = req.Reference
-		return writeError(w, e)
-	}
-	req.Provider = name
-	req.NotificationURL = h.endpointURL("/notifications/" + name)
-	req.GatewayReturnURL = h.returnURL(name, req.Reference) // carries a return_token (returns.go)
-	req.IdempotencyKey = r.Header.Get("Idempotency-Key")
-
 	// From the provider call on, nothing depends on the client's
 	// connection: a client that goes away neither cancels the create
 	// (whose outcome would become unknown) nor the writes after it.
 	ctx := context.WithoutCancel(r.Context())
-	pay, err := p.CreatePayment(ctx, h.call(name, providers.OpCreatePayment), &req)
-	if err != nil {
-		e := providers.AsError(err)
-		e.Reference = req.Reference
-		h.logger.Info("payment not created", zap.String("provider", name), zap.String("reference", req.Reference),
-			zap.String("type", e.Type), zap.String("code", e.Code), zap.String("request_sent", e.RequestSent))
-		return writeError(w, e)
+	var (
+		name string
+		pay  *providers.Payment
+	)
+	if i := h.routeFor(&req); i >= 0 {
+		// A routed create (routing.go): the account that answered, or
+		// whose error ends it, is named in the error too.
+		var e *providers.Error
+		name, pay, req, e = h.createRouted(ctx, r, i, &req)
+		if e != nil {
+			e.Reference = req.Reference
+			e.Provider = name
+			h.logger.Info("payment not created", zap.String("provider", name), zap.String("reference", req.Reference),
+				zap.String("type", e.Type), zap.String("code", e.Code), zap.String("request_sent", e.RequestSent))
+			return writeError(w, e)
+		}
+	} else {
+		n, p, e := h.provider(req.Provider)
+		if e != nil {
+			e.Reference = req.Reference
+			return writeError(w, e)
+		}
+		if e := h.checkAccount(n, p, &req); e != nil {
+			e.Reference = req.Reference
+			return writeError(w, e)
+		}
+		var err error
+		name = n
+		if pay, err = h.createAt(ctx, r, name, p, &req); err != nil {
+			e := providers.AsError(err)
+			e.Reference = req.Reference
+			h.logger.Info("payment not created", zap.String("provider", name), zap.String("reference", req.Reference),
+				zap.String("type", e.Type), zap.String("code", e.Code), zap.String("request_sent", e.RequestSent))
+			return writeError(w, e)
+		}
 	}
 	h.completePayment(name, pay)
 	if pay.Reference == "" {
@@ -108,6 +116,27 @@ func (h *Handler) serveCreatePayment(w http.ResponseWriter, r *http.Request) err
 	h.logger.Info("payment created", zap.String("provider", name), zap.String("payment_id", pay.ID),
 		zap.String("reference", pay.Reference), zap.String("status", string(pay.Status)))
 	return writeAnswer(w, http.StatusCreated, answer)
+}
+
+// routeFor is the index of the route a create takes, or -1: a request
+// naming its provider is never routed, and without routes or a matching
+// one the default provider applies.
+func (h *Handler) routeFor(req *providers.CreatePayment) int {
+	if req.Provider != "" {
+		return -1
+	}
+	return h.matchRoute(req)
+}
+
+// createAt sends a create to the account name, with the fields the host
+// fills (the account, its notification and return URLs, the
+// Idempotency-Key).
+func (h *Handler) createAt(ctx context.Context, r *http.Request, name string, p providers.Provider, req *providers.CreatePayment) (*providers.Payment, error) {
+	req.Provider = name
+	req.NotificationURL = h.endpointURL("/notifications/" + name)
+	req.GatewayReturnURL = h.returnURL(name, req.Reference) // carries a return_token (returns.go)
+	req.IdempotencyKey = r.Header.Get("Idempotency-Key")
+	return p.CreatePayment(ctx, h.call(name, providers.OpCreatePayment), req)
 }
 
 // completePayment fills the fields the host owns.
@@ -232,17 +261,20 @@ func (h *Handler) serveFindPayment(w http.ResponseWriter, r *http.Request) error
 	return writeJSON(w, http.StatusOK, pay)
 }
 
-// serveProviders is GET /providers: what each configured account supports,
-// never secrets.
+// serveProviders is GET /providers: what each configured account supports
+// and its circuit breaker's state (health: ok, open, half_open), and the
+// routing rules in order; never secrets.
 func (h *Handler) serveProviders(w http.ResponseWriter, r *http.Request, c call) error {
 	type entry struct {
 		Name    string `json:"name"`
 		Default bool   `json:"default"`
+		Health  string `json:"health"`
 		providers.Capabilities
 	}
 	list := make([]entry, 0, len(h.names))
 	for _, n := range h.names {
-		list = append(list, entry{Name: n, Default: n == h.DefaultProvider || len(h.names) == 1, Capabilities: h.providers[n].Capabilities()})
+		list = append(list, entry{Name: n, Default: n == h.DefaultProvider || len(h.names) == 1,
+			Health: h.breakers[n].health(), Capabilities: h.providers[n].Capabilities()})
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": list})
+	return writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": list, "routes": h.routeViews()})
 }

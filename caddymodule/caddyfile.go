@@ -39,6 +39,17 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		}
 //		default_provider <name>
 //
+//		# routing of creates that name no provider (repeatable, tried in order;
+//		# every matcher optional, `to` required; see docs/routing.md)
+//		route {
+//			currency <ISO 4217>...
+//			country  <alpha-2>...
+//			amount   <min> <max>           # minor units, max included
+//			metadata <key> <value>         # repeatable
+//			to       <account>...
+//		}
+//		breaker <failures> <cooldown>    # per account; default 5 30s; or: breaker off
+//
 //		# security
 //		api_token <token> [<token>...]   # or: api_token off
 //		api_key <name> <token> <scope>...  # repeatable; scopes: payments:read payments:write
@@ -135,6 +146,31 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if !d.AllArgs(&h.DefaultProvider) {
 				return d.ArgErr()
 			}
+		case "route":
+			if err := h.unmarshalRoute(d); err != nil {
+				return err
+			}
+		case "breaker":
+			if err := once(opt); err != nil {
+				return err
+			}
+			args := d.RemainingArgs()
+			if len(args) == 1 && args[0] == "off" {
+				h.Breaker = &BreakerConfig{Disabled: true}
+				continue
+			}
+			if len(args) != 2 {
+				return d.Errf("breaker takes the consecutive failures that open an account's breaker and its cool-down: breaker <failures> <cooldown> (e.g. breaker 5 30s), or breaker off")
+			}
+			n, err := strconv.Atoi(args[0])
+			if err != nil || n < 1 || n > 1000 {
+				return d.Errf("breaker: failures '%s' must be a whole number from 1 to 1000", args[0])
+			}
+			dur, err := caddy.ParseDuration(args[1])
+			if err != nil || dur <= 0 {
+				return d.Errf("breaker: cooldown '%s' is not a positive duration (e.g. 30s)", args[1])
+			}
+			h.Breaker = &BreakerConfig{Failures: n, Cooldown: caddy.Duration(dur)}
 		case "api_token":
 			if err := once(opt); err != nil {
 				return err

@@ -58,6 +58,17 @@ type Handler struct {
 	// one provider is configured.
 	DefaultProvider string `json:"default_provider,omitempty"`
 
+	// Routing rules for creates that name no provider, tried in order
+	// before DefaultProvider, which applies only when none matches (see
+	// PaymentRoute and docs/routing.md). Caddyfile: repeatable
+	// `route { ... }` blocks.
+	Routes []PaymentRoute `json:"routes,omitempty"`
+
+	// The circuit breakers of the provider accounts, which keep routed
+	// creates away from an account that keeps failing (see BreakerConfig).
+	// Default: 5 consecutive failures open one for 30s.
+	Breaker *BreakerConfig `json:"breaker,omitempty"`
+
 	// Bearer tokens accepted on the canonical API (several, for rotation).
 	// Placeholders such as {env.PAYMENTS_TOKEN} or {file./run/secrets/t} are
 	// resolved at provision time. Each has every scope (see APIKeys).
@@ -187,6 +198,9 @@ type Handler struct {
 	transport *http.Transport
 	// recon paces the reconciler per provider account (reconcile.go).
 	recon *reconciler
+	// breakers are the accounts' circuit breakers, by block name
+	// (breaker.go).
+	breakers map[string]*breaker
 }
 
 // CaddyModule returns the Caddy module information.
@@ -281,6 +295,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.registerMetrics(ctx); err != nil {
 		return fmt.Errorf("registering metrics: %w", err)
 	}
+	h.breakers = h.newBreakers()
 	if !h.DisableOutbox {
 		go h.runOutbox(ctx)
 	}
@@ -359,6 +374,12 @@ func (h *Handler) Validate() error {
 	if h.EventRetention != 0 && time.Duration(h.EventRetention) < time.Minute {
 		return fmt.Errorf("payments: event_retention must be at least 1m (default 720h)")
 	}
+	if b := h.Breaker; b != nil && (b.Failures < 0 || b.Cooldown < 0) {
+		return fmt.Errorf("payments: breaker failures and cooldown must be positive (Caddyfile: breaker <failures> <cooldown>)")
+	}
+	if err := h.validateRoutes(); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -367,6 +388,9 @@ func (h *Handler) Validate() error {
 // connections and releases the state store.
 func (h *Handler) Cleanup() error {
 	unregisterGateway(h)
+	for _, b := range h.breakers {
+		b.stop()
+	}
 	h.recon.wait(5 * time.Second)
 	if h.transport != nil {
 		h.transport.CloseIdleConnections()

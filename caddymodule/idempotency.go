@@ -198,9 +198,10 @@ func (h *Handler) commitAnswer(ctx context.Context, r *http.Request, wr *store.W
 
 // staleAfter is how long an in-flight request may take before its
 // outcome counts as unknown: the provider timeout plus a margin (a create
-// can make two provider calls).
+// can make two provider calls), and a timeout more for each account a
+// routed create may fail over from (routing.go).
 func (h *Handler) staleAfter() time.Duration {
-	return 2*h.doer.Timeout + time.Minute
+	return time.Duration(1+h.longestRoute())*h.doer.Timeout + time.Minute
 }
 
 // nothingExecuted reports whether a response is a canonical error for

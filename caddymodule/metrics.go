@@ -28,6 +28,8 @@ var metricNames = []string{
 	"caddy_payments_reconcile_checks_total",
 	"caddy_payments_reconcile_backlog",
 	"caddy_payments_idempotency_total",
+	"caddy_payments_route_attempts_total",
+	"caddy_payments_breaker_state",
 }
 
 // gatewayMetrics are the gateway's collectors. Labels never carry
@@ -50,6 +52,11 @@ type gatewayMetrics struct {
 	reconcileChecks *prometheus.CounterVec
 	// route, result (replayed, key_reused, in_progress, outcome_unknown).
 	idempotency *prometheus.CounterVec
+	// provider, result (created, unsupported, circuit_open, not_sent,
+	// failed): one per account a routed create considered (routing.go).
+	routeAttempts *prometheus.CounterVec
+	// provider: 0 closed (ok), 1 open, 2 half_open (breaker.go).
+	breakerState *prometheus.GaugeVec
 }
 
 func newGatewayMetrics() *gatewayMetrics {
@@ -80,6 +87,13 @@ func newGatewayMetrics() *gatewayMetrics {
 		idempotency: counter("idempotency_total",
 			"Requests with an Idempotency-Key that did not run again, by route and result (replayed, key_reused, in_progress, outcome_unknown).",
 			"route", "result"),
+		routeAttempts: counter("route_attempts_total",
+			"Accounts a routed create (no provider in the request) considered, by account and result (created, unsupported, circuit_open, not_sent: failed before anything was sent, the next account may try; failed: failed after sending, no failover).",
+			"provider", "result"),
+		breakerState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "caddy", Subsystem: "payments", Name: "breaker_state",
+			Help: "Circuit breaker of each provider account: 0 closed (health ok), 1 open, 2 half_open.",
+		}, []string{"provider"}),
 	}
 }
 
@@ -101,7 +115,10 @@ func (h *Handler) registerMetrics(ctx caddy.Context) error {
 	if m.providerDuration, err = register(reg, m.providerDuration); err != nil {
 		return err
 	}
-	for _, c := range []**prometheus.CounterVec{&m.apiRequests, &m.notifications, &m.deliveries, &m.reconcileChecks, &m.idempotency} {
+	if m.breakerState, err = register(reg, m.breakerState); err != nil {
+		return err
+	}
+	for _, c := range []**prometheus.CounterVec{&m.apiRequests, &m.notifications, &m.deliveries, &m.reconcileChecks, &m.idempotency, &m.routeAttempts} {
 		if *c, err = register(reg, *c); err != nil {
 			return err
 		}
@@ -244,6 +261,28 @@ func (m *gatewayMetrics) countIdempotency(route, result string) {
 	if m != nil {
 		m.idempotency.WithLabelValues(route, result).Inc()
 	}
+}
+
+// countRouteAttempt counts one account a routed create considered.
+func (m *gatewayMetrics) countRouteAttempt(provider, result string) {
+	if m != nil {
+		m.routeAttempts.WithLabelValues(provider, result).Inc()
+	}
+}
+
+// setBreakerState sets an account's breaker gauge.
+func (m *gatewayMetrics) setBreakerState(provider, health string) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	switch health {
+	case healthOpen:
+		v = 1
+	case healthHalfOpen:
+		v = 2
+	}
+	m.breakerState.WithLabelValues(provider).Set(v)
 }
 
 // countProviderCall counts and times one HTTP request to a provider.

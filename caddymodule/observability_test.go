@@ -65,6 +65,8 @@ func gatheredNames(t *testing.T) []string {
 	m.countDelivery(forwardResult{Status: 200, Answered: true}, 1)
 	m.countReconcile("a", "changed")
 	m.countIdempotency("/payments", "replayed")
+	m.countRouteAttempt("a", attemptCreated)
+	m.setBreakerState("a", healthOK)
 	mfs, err := ctx.GetMetricsRegistry().Gather()
 	if err != nil {
 		t.Fatal(err)

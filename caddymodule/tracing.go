@@ -83,6 +83,8 @@ func (d *callDoer) Do(ctx context.Context, req *http.Request) (*providers.Reply,
 	}
 	span.SetAttributes(attribute.String("payments.outcome", outcome), attribute.String("payments.request_sent", sent))
 	d.h.metrics.countProviderCall(d.account, d.operation, outcome, sent, took)
+	// Every call to the account feeds its circuit breaker (breaker.go).
+	d.h.breakers[d.account].record(callFailed(status, err), isProbe(ctx, d.account))
 	return reply, err
 }
 

@@ -36,6 +36,7 @@ type Error struct {
 	Message         string  `json:"message"`
 	Field           string  `json:"field,omitempty"`
 	Reference       string  `json:"reference,omitempty"`
+	Provider        string  `json:"provider,omitempty"` // a routed create's: the account of its last attempt
 	ProviderCode    *string `json:"provider_code"`
 	ProviderMessage *string `json:"provider_message"`
 	RequestSent     string  `json:"request_sent"`
