@@ -44,6 +44,7 @@ func TestMain(m *testing.M) {
 	if testRedis.srv != nil {
 		testRedis.srv.Stop()
 	}
+	stopTestPostgres() // postgres_test.go
 	os.Exit(code)
 }
 
