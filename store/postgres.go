@@ -463,3 +463,18 @@ CREATE TABLE {s}.events (
 CREATE INDEX events_tkey ON {s}.events (tkey);
 CREATE TABLE {s}.dropped (event_id text COLLATE "C" PRIMARY KEY, data bytea NOT NULL);
 `
+
+// PostgresIdentity names the state a DSN and schema reach, for telling
+// two gateways' stores apart: server, database and schema, never the
+// user's credentials. An unparsable DSN is an error that does not repeat
+// it.
+func PostgresIdentity(dsn, schema string) (string, error) {
+	if schema == "" {
+		schema = DefaultPostgresSchema
+	}
+	cfg, err := pgconn.ParseConfig(dsn)
+	if err != nil {
+		return "", errors.New("storage postgres: the dsn is not a valid PostgreSQL connection string; it is not shown here because it may hold a password")
+	}
+	return fmt.Sprintf("postgres %s:%d database %q schema %q", strings.ToLower(cfg.Host), cfg.Port, cfg.Database, schema), nil
+}
