@@ -439,7 +439,9 @@ CREATE INDEX payments_tkey ON {s}.payments (tkey);
 CREATE TABLE {s}.refunds (id text COLLATE "C" PRIMARY KEY, data bytea NOT NULL);
 CREATE TABLE {s}.payouts (id text COLLATE "C" PRIMARY KEY, data bytea NOT NULL);
 CREATE TABLE {s}.once (key text COLLATE "C" PRIMARY KEY, expires timestamptz NOT NULL, data bytea NOT NULL);
+CREATE INDEX once_expires ON {s}.once (expires);
 CREATE TABLE {s}.idempotency (key text COLLATE "C" PRIMARY KEY, expires timestamptz NOT NULL, data bytea NOT NULL);
+CREATE INDEX idempotency_expires ON {s}.idempotency (expires);
 CREATE TABLE {s}.delivered (id text COLLATE "C" PRIMARY KEY, at timestamptz NOT NULL);
 CREATE TABLE {s}.announced (key text COLLATE "C" PRIMARY KEY, event_id text NOT NULL);
 CREATE TABLE {s}.outbox (

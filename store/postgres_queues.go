@@ -548,7 +548,10 @@ func (p *Postgres) RedeliverEvent(ctx context.Context, id string, now time.Time)
 
 // PruneEvents removes up to limit logged events created before before,
 // oldest first: one DELETE on the time index, which writes nothing when
-// none is that old.
+// none is that old. As the outbox worker calls it every tick, it also
+// deletes up to limit expired idempotency records and one-time values
+// (which Redis expires by itself, and no read hands out once expired),
+// so those tables do not grow without bound.
 func (p *Postgres) PruneEvents(ctx context.Context, before time.Time, limit int) (int, error) {
 	if err := p.ready(ctx); err != nil {
 		return 0, err
@@ -560,6 +563,13 @@ func (p *Postgres) PruneEvents(ctx context.Context, before time.Time, limit int)
 		SELECT event_id FROM {s}.events WHERE tkey < $1 ORDER BY tkey LIMIT $2)`), timePrefix(before), limit)
 	if err != nil {
 		return 0, p.wrap("pruning events", err)
+	}
+	now := time.Now().UTC()
+	for _, table := range []string{"idempotency", "once"} {
+		if _, err := p.pool.Exec(ctx, p.q(`DELETE FROM {s}.`+table+` WHERE key IN (
+			SELECT key FROM {s}.`+table+` WHERE expires < $1 ORDER BY expires LIMIT $2)`), now, limit); err != nil {
+			return int(tag.RowsAffected()), p.wrap("pruning expired "+table+" rows", err)
+		}
 	}
 	return int(tag.RowsAffected()), nil
 }

@@ -424,3 +424,34 @@ func TestPostgresSurvivesAServerCrash(t *testing.T) {
 		t.Fatalf("delivered mark after the crash: %v, %v", ok, err)
 	}
 }
+
+// TestPostgresPrunesExpiredKeys: the outbox worker's prune also deletes
+// expired idempotency records and one-time values, and only those.
+func TestPostgresPrunesExpiredKeys(t *testing.T) {
+	p, opts := openPostgres(t)
+	srv := pgServer(t)
+	ctx := context.Background()
+	for _, k := range []string{"old1", "old2"} {
+		if _, started, err := p.BeginIdempotent(ctx, k, "fp", time.Millisecond); err != nil || !started {
+			t.Fatal(started, err)
+		}
+		if err := p.PutOnce(ctx, k, []byte("v"), time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, started, err := p.BeginIdempotent(ctx, "live", "fp", time.Hour); err != nil || !started {
+		t.Fatal(started, err)
+	}
+	if err := p.PutOnce(ctx, "live", []byte("v"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Millisecond)
+	if _, err := p.PruneEvents(ctx, time.Now(), 100); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []string{"idempotency", "once"} {
+		if out, err := srv.Exec("", "SELECT string_agg(key, ',') FROM "+opts.Schema+"."+table); err != nil || out != "live" {
+			t.Fatalf("%s after the prune: %q, %v; want only live", table, out, err)
+		}
+	}
+}
