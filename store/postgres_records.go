@@ -12,24 +12,48 @@ import (
 	"github.com/caddy-payments/caddy-payments/providers"
 )
 
-// maxCASAttempts bounds the retries of a compare-and-swap update that
-// lost to concurrent writers of the same row.
-const maxCASAttempts = 64
+// casAttempts is how many compare-and-swap updates modify tries before
+// it takes the row lock instead.
+const casAttempts = 4
 
 // modify reads the record in table under id, lets change alter it and,
 // when change says so, writes it back with a conditional update that
 // succeeds only if the row still holds what was read (compare and swap:
 // two writers never both apply a change computed from the same state).
-// It retries when it lost. change returns keep(err) to refuse; it must
-// set its results afresh on every call. The result is the record as
-// stored after the call.
+// That is two statements and no transaction. After casAttempts lost
+// races it runs the change once more in a transaction holding the row
+// lock (SELECT … FOR UPDATE), which cannot lose, so a hot row (many
+// concurrent refunds of one payment) still makes progress. change returns
+// keep(err) to refuse; it must set its results afresh on every call. The
+// result is the record as stored after the call.
 func modify[T any](ctx context.Context, p *Postgres, op, kind, table, id string, change func(rec *T) (write bool, err error)) (*T, error) {
 	if err := p.ready(ctx); err != nil {
 		return nil, err
 	}
+	apply := func(raw []byte) (*T, []byte, error) {
+		rec, err := pgDecode[T](kind, id, raw)
+		if err != nil {
+			return nil, nil, keep{err}
+		}
+		write, err := change(rec)
+		if err != nil || !write {
+			return rec, nil, err
+		}
+		data, err := json.Marshal(rec)
+		if err != nil {
+			return nil, nil, keep{fmt.Errorf("store: encoding %s record %q: %w", kind, id, err)}
+		}
+		return rec, data, nil
+	}
+	unkeep := func(err error) error {
+		var k keep
+		if errors.As(err, &k) {
+			return k.error
+		}
+		return err
+	}
 	sel := p.q(`SELECT data FROM {s}.` + table + ` WHERE id = $1`)
-	upd := p.q(`UPDATE {s}.` + table + ` SET data = $2 WHERE id = $1 AND data = $3`)
-	for range maxCASAttempts {
+	for range casAttempts {
 		var raw []byte
 		if err := p.pool.QueryRow(ctx, sel, id).Scan(&raw); err != nil {
 			if errors.Is(err, pgx.ErrNoRows) {
@@ -37,26 +61,14 @@ func modify[T any](ctx context.Context, p *Postgres, op, kind, table, id string,
 			}
 			return nil, p.wrap(op, err)
 		}
-		rec, err := pgDecode[T](kind, id, raw)
+		rec, data, err := apply(raw)
 		if err != nil {
-			return nil, err
+			return nil, unkeep(err)
 		}
-		write, err := change(rec)
-		if err != nil {
-			var k keep
-			if errors.As(err, &k) {
-				return nil, k.error
-			}
-			return nil, err
-		}
-		if !write {
+		if data == nil {
 			return rec, nil
 		}
-		data, err := json.Marshal(rec)
-		if err != nil {
-			return nil, fmt.Errorf("store: encoding %s record %q: %w", kind, id, err)
-		}
-		tag, err := p.pool.Exec(ctx, upd, id, data, raw)
+		tag, err := p.pool.Exec(ctx, p.q(`UPDATE {s}.`+table+` SET data = $2 WHERE id = $1 AND data = $3`), id, data, raw)
 		if err != nil {
 			return nil, p.wrap(op, err)
 		}
@@ -64,7 +76,31 @@ func modify[T any](ctx context.Context, p *Postgres, op, kind, table, id string,
 			return rec, nil
 		}
 	}
-	return nil, fmt.Errorf("store: postgres: %s: %s %q kept changing; gave up after %d attempts", op, kind, id, maxCASAttempts)
+	var out *T
+	err := p.tx(ctx, op, func(tx pgx.Tx) error {
+		var raw []byte
+		err := tx.QueryRow(ctx, sel+" FOR UPDATE", id).Scan(&raw)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return keep{ErrNotFound}
+		}
+		if err != nil {
+			return err
+		}
+		rec, data, err := apply(raw)
+		if err != nil || data == nil {
+			out = rec
+			return err
+		}
+		if _, err := tx.Exec(ctx, p.q(`UPDATE {s}.`+table+` SET data = $2 WHERE id = $1`), id, data); err != nil {
+			return err
+		}
+		out = rec
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // PutPayment stores rec unless a payment with its ID exists; either way
@@ -440,6 +476,10 @@ func (p *Postgres) TakeOnce(ctx context.Context, key string) ([]byte, error) {
 	return data, nil
 }
 
+// maxBeginAttempts bounds BeginIdempotent's retries when the key it
+// found taken was freed or expired before it could read it.
+const maxBeginAttempts = 16
+
 // BeginIdempotent claims key (see Store): one upsert that inserts the
 // in-flight record, or replaces an expired one; when the key is taken,
 // the record is read and returned.
@@ -450,7 +490,7 @@ func (p *Postgres) BeginIdempotent(ctx context.Context, key, fingerprint string,
 	if ttl <= 0 {
 		return nil, false, providers.Invalid("ttl", "ttl must be positive")
 	}
-	for range maxCASAttempts {
+	for range maxBeginAttempts {
 		if err := p.ready(ctx); err != nil {
 			return nil, false, err
 		}
@@ -486,7 +526,7 @@ func (p *Postgres) BeginIdempotent(ctx context.Context, key, fingerprint string,
 		}
 		return existing, false, nil
 	}
-	return nil, false, fmt.Errorf("store: postgres: idempotency key kept changing; gave up after %d attempts", maxCASAttempts)
+	return nil, false, fmt.Errorf("store: postgres: idempotency key kept changing; gave up after %d attempts", maxBeginAttempts)
 }
 
 // finishIdemData is the stored record of a started key with f's response.

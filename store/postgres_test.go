@@ -455,3 +455,40 @@ func TestPostgresPrunesExpiredKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestPostgresHotRowMakesProgress: 120 concurrent reservations of 1 on
+// one payment of 90 from two instances (far more racers than
+// compare-and-swap attempts) all get an answer: exactly 90 reserved, 30
+// refused, no error.
+func TestPostgresHotRowMakesProgress(t *testing.T) {
+	a, b := twoPostgresInstances(t)
+	ctx := context.Background()
+	if _, err := a.PutPayment(ctx, storetest.Payment("hot", 90)); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var ok, exceeded atomic.Int32
+	for i := range 120 {
+		s := a
+		if i%2 == 1 {
+			s = b
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.ReserveRefund(ctx, "hot", "k"+strconv.Itoa(i), 1)
+			switch {
+			case err == nil:
+				ok.Add(1)
+			case errors.Is(err, store.ErrRefundExceeds):
+				exceeded.Add(1)
+			default:
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if rec, err := a.GetPayment(ctx, "hot"); err != nil || ok.Load() != 90 || exceeded.Load() != 30 || rec.AmountRefunded != 90 {
+		t.Fatalf("%d reserved, %d refused, record %+v, %v; want 90, 30, 90 refunded", ok.Load(), exceeded.Load(), rec, err)
+	}
+}
