@@ -159,7 +159,15 @@ func OpenPostgres(opts PostgresOptions) (*Postgres, error) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), opts.ConnectTimeout)
 		defer cancel()
-		if err := pool.Ping(ctx); err != nil {
+		// A server still starting up (crash recovery after a restart)
+		// answers 57P03 cannot_connect_now: wait for it, within the
+		// connect timeout, instead of refusing the config.
+		err = pool.Ping(ctx)
+		for startingUp(err) && ctx.Err() == nil {
+			time.Sleep(200 * time.Millisecond)
+			err = pool.Ping(ctx)
+		}
+		if err != nil {
 			pool.Close()
 			return nil, pgWrap(secrets, "connecting to "+where, err)
 		}
@@ -348,6 +356,13 @@ func (p *Postgres) tx(ctx context.Context, op string, fn func(tx pgx.Tx) error) 
 		}
 		return p.wrap(op, err)
 	}
+}
+
+// startingUp: the server answered cannot_connect_now (starting up or
+// shutting down).
+func startingUp(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "57P03"
 }
 
 // retryable: deadlock_detected, serialization_failure.
