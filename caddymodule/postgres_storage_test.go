@@ -181,3 +181,82 @@ func TestPostgresStorageValidate(t *testing.T) {
 		t.Fatalf("a valid storage postgres was refused: %v", err)
 	}
 }
+
+// TestPostgresStorageOutage: while the database is down, a create with an
+// Idempotency-Key and a refund are refused before any provider call with
+// 503 store_unavailable, request_sent "no", retryable; the provider sees
+// nothing. Once the database is back the same requests go through.
+func TestPostgresStorageOutage(t *testing.T) {
+	srv := pgtest.StartT(t, pgtest.Options{})
+	fs := fake.NewServer(fakeSecret)
+	var calls atomic.Int32
+	fsrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			calls.Add(1)
+		}
+		fs.ServeHTTP(w, r)
+	}))
+	t.Cleanup(fsrv.Close)
+	sh := newShop(t)
+	t.Setenv("PAYMENTS_TEST_PG_DSN", srv.DSN(""))
+	loadCaddy(t, fakeSite(t, 9080, fsrv.URL, sh.srv.URL, "storage postgres {env.PAYMENTS_TEST_PG_DSN}"))
+
+	post := func(path, key string, body any) (int, map[string]any) {
+		t.Helper()
+		buf, _ := json.Marshal(body)
+		req, _ := http.NewRequest("POST", "http://localhost:9080"+path, bytes.NewReader(buf))
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		req.Header.Set("Idempotency-Key", key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+	code, pay := post("/payments", "outage-1", fakePayment("ORD-PG-OUT", 1000))
+	if code != 201 {
+		t.Fatalf("create before the outage: %d %v", code, pay)
+	}
+	id := pay["id"].(string)
+	if _, err := fs.Checkout(context.Background(), pay["provider_reference"].(string), true); err != nil {
+		t.Fatal(err)
+	}
+	before := calls.Load()
+
+	if err := srv.Halt("immediate"); err != nil {
+		t.Fatal(err)
+	}
+	refused := func(what string, code int, out map[string]any) {
+		t.Helper()
+		e, _ := out["error"].(map[string]any)
+		if code != 503 || e["code"] != "store_unavailable" || e["request_sent"] != "no" || e["retryable"] != true {
+			t.Fatalf("%s while the database is down: %d %v; want 503 store_unavailable, request_sent no, retryable", what, code, out)
+		}
+	}
+	code, out := post("/payments", "outage-2", fakePayment("ORD-PG-OUT-2", 700))
+	refused("create", code, out)
+	code, out = post("/payments/"+id+"/refunds", "outage-rf", map[string]any{"amount": 100})
+	refused("refund", code, out)
+	if n := calls.Load(); n != before {
+		t.Fatalf("the provider got %d calls during the outage, want none", n-before)
+	}
+
+	if err := srv.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	var again map[string]any
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if code, again = post("/payments", "outage-2", fakePayment("ORD-PG-OUT-2", 700)); code == 201 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if code != 201 {
+		t.Fatalf("the retried create after the outage: %d %v", code, again)
+	}
+	if code, out := post("/payments/"+id+"/refunds", "outage-rf", map[string]any{"amount": 100}); code != 201 {
+		t.Fatalf("the retried refund after the outage: %d %v", code, out)
+	}
+}

@@ -222,6 +222,18 @@ func (s *Server) Restart(mode string) error {
 	return s.start()
 }
 
+// Halt stops the server in mode (immediate: as a crash; fast: a clean
+// shutdown) and leaves it stopped, its data kept, until Resume.
+func (s *Server) Halt(mode string) error {
+	if out, err := command(filepath.Join(s.bin, "pg_ctl"), "stop", "-m", mode, "-w", "-t", "30", "-D", s.data).CombinedOutput(); err != nil {
+		return fmt.Errorf("pg_ctl stop: %v\n%s", err, out)
+	}
+	return nil
+}
+
+// Resume starts a halted server again, on the same port and data.
+func (s *Server) Resume() error { return s.start() }
+
 func (s *Server) start() error {
 	out, err := command(filepath.Join(s.bin, "pg_ctl"), "start", "-w", "-t", "60", "-D", s.data,
 		"-l", filepath.Join(s.dir, "log"), "-o", s.opt).CombinedOutput()
