@@ -30,7 +30,9 @@
 //     into a fresh store (seed.go), none of them due.
 //
 // -storage redis runs the gateway on the Redis store, with a redis-server
-// the benchmark starts (redis.go).
+// the benchmark starts (redis.go); -storage postgres on the PostgreSQL
+// store, with a cluster the benchmark starts (internal/pgtest: Debian's
+// initdb and pg_ctl, as the postgres user when root; fsync on).
 //
 // It prints one Markdown table: throughput, p50 and p99 per side, the
 // throughput ratio gateway/plain, and Go allocations per request of the
@@ -43,6 +45,7 @@
 //	go run ./bench                 # 5s per scenario, 16 concurrent clients
 //	go run ./bench -soak 10m       # and the heap soak
 //	go run ./bench -storage redis  # the gateway on Redis
+//	go run ./bench -storage postgres  # the gateway on PostgreSQL
 //	go run ./bench -smoke          # a few hundred ms per scenario (CI)
 package main
 
@@ -68,6 +71,8 @@ import (
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/caddy-payments/caddy-payments/internal/pgtest"
 )
 
 type options struct {
@@ -107,7 +112,7 @@ func main() {
 	flag.IntVar(&o.seedWorkers, "seed-workers", 1500, "goroutines writing the seed (the embedded store commits their writes in shared transactions)")
 	flag.DurationVar(&o.soak, "soak", 0, "heap soak: run a steady open-loop mix of creates, GETs and notifications this long (e.g. 10m; 0: none) and compare the Go heap of the first and the last minute")
 	flag.IntVar(&o.soakRate, "soak-rate", 0, "the soak's requests/s; 0: a third of the gateway's measured payabl create throughput")
-	flag.StringVar(&o.storage, "storage", "bolt", "the gateway's store: bolt (the embedded file) or redis (a redis-server the benchmark starts: loopback, AOF everysec)")
+	flag.StringVar(&o.storage, "storage", "bolt", "the gateway's store: bolt (the embedded file), redis (a redis-server the benchmark starts: loopback, AOF everysec) or postgres (a PostgreSQL cluster the benchmark starts: loopback, fsync on)")
 	flag.StringVar(&o.redisServer, "redis-server", "redis-server", "the redis-server binary for -storage redis")
 	flag.Parse()
 	if o.smoke {
@@ -115,8 +120,8 @@ func main() {
 		o.seedPayments, o.seedEvents, o.seedWorkers, o.soak = 300, 30, 64, 0
 	}
 	if o.workers < 1 || o.duration <= 0 || o.idle <= 0 || o.rate < 0 || o.seedPayments < 0 || o.seedEvents < 0 ||
-		o.seedWorkers < 1 || o.soak < 0 || o.soakRate < 0 || (o.storage != "bolt" && o.storage != "redis") {
-		fmt.Fprintln(os.Stderr, "bench: -workers ≥ 1, -duration > 0, -idle > 0, -rate, -seed-payments, -seed-events, -soak and -soak-rate ≥ 0, -seed-workers ≥ 1, -storage bolt or redis")
+		o.seedWorkers < 1 || o.soak < 0 || o.soakRate < 0 || (o.storage != "bolt" && o.storage != "redis" && o.storage != "postgres") {
+		fmt.Fprintln(os.Stderr, "bench: -workers ≥ 1, -duration > 0, -idle > 0, -rate, -seed-payments, -seed-events, -soak and -soak-rate ≥ 0, -seed-workers ≥ 1, -storage bolt, redis or postgres")
 		os.Exit(2)
 	}
 	if o.soak > 0 && o.soak < 20*time.Second {
@@ -228,7 +233,8 @@ type bench struct {
 	built   bool
 	loadavg [3]string // /proc/loadavg's 1-minute figure before and after the scenarios, and at the end
 	redis   *redisProc
-	st      storage // the side-by-side scenarios' store
+	pg      *pgtest.Server // -storage postgres
+	st      storage        // the side-by-side scenarios' store
 	// up and gwOnly are the two processes of the soak and the seeded idle
 	// measurement (separate.go).
 	up, gwOnly *caddyProc
@@ -269,6 +275,9 @@ func (b *bench) close() {
 	b.gwOnly.stop()
 	b.up.stop()
 	b.redis.stop()
+	if b.pg != nil {
+		b.pg.Stop()
+	}
 	if b.capture != nil {
 		b.capture.close()
 	}
@@ -317,6 +326,17 @@ func (b *bench) setup() error {
 			return err
 		}
 		b.st = storage{redis: b.redis.addr, prefix: "bench:"}
+	}
+	if b.o.storage == "postgres" {
+		fmt.Fprintln(os.Stderr, "bench: starting PostgreSQL …")
+		if b.pg, err = pgtest.Start(pgtest.Options{Durable: true}); err != nil {
+			return fmt.Errorf("-storage postgres: %w", err)
+		}
+		// The Caddy processes inherit it (startCaddy passes os.Environ).
+		if err := os.Setenv("BENCH_PG_DSN", b.pg.DSN("")); err != nil {
+			return err
+		}
+		b.st = storage{pg: b.pg, schema: "bench"}
 	}
 	fmt.Fprintln(os.Stderr, "bench: starting Caddy …")
 	b.caddy, err = startCaddy(b.bin, b.dir, "caddy", caddyfile(b.p, b.dir, b.capture.url, b.st), b.s.env(),

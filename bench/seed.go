@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/caddy-payments/caddy-payments/internal/pgtest"
 	"github.com/caddy-payments/caddy-payments/providers"
 	"github.com/caddy-payments/caddy-payments/store"
 )
@@ -46,13 +47,20 @@ type seedStore interface {
 
 // storage says where the gateway keeps its state in one Caddy start.
 type storage struct {
-	path   string // bolt file; "" with redis
+	path   string // bolt file; "" with redis or postgres
 	redis  string // host:port of the benchmark's redis-server
 	prefix string // Redis key prefix
+	// pg is the benchmark's PostgreSQL cluster (-storage postgres); the
+	// Caddyfile reads its DSN from {env.BENCH_PG_DSN}.
+	pg     *pgtest.Server
+	schema string
 }
 
 // directive is the payments handler's storage option for s.
 func (s storage) directive() string {
+	if s.pg != nil {
+		return fmt.Sprintf("storage postgres {env.BENCH_PG_DSN} {\n\t\t\tschema %s\n\t\t}", s.schema)
+	}
 	if s.redis != "" {
 		return fmt.Sprintf("storage redis %s {\n\t\t\tkey_prefix %s\n\t\t}", s.redis, s.prefix)
 	}
@@ -60,14 +68,31 @@ func (s storage) directive() string {
 }
 
 func (s storage) String() string {
+	if s.pg != nil {
+		return fmt.Sprintf("PostgreSQL (the benchmark's cluster at %s, fsync and synchronous_commit on), schema %s", s.pg.Addr(), s.schema)
+	}
 	if s.redis != "" {
 		return fmt.Sprintf("Redis (the benchmark's redis-server at %s, AOF fsync everysec), key prefix %s", s.redis, s.prefix)
 	}
 	return "bolt file " + s.path
 }
 
+// kind names the store for a row's title.
+func (s storage) kind() string {
+	switch {
+	case s.pg != nil:
+		return "PostgreSQL"
+	case s.redis != "":
+		return "Redis"
+	}
+	return "bolt file"
+}
+
 // open opens s as the gateway does (caddymodule/storage.go's openStore).
 func (s storage) open() (seedStore, error) {
+	if s.pg != nil {
+		return store.OpenPostgres(store.PostgresOptions{DSN: s.pg.DSN(""), Schema: s.schema})
+	}
 	if s.redis != "" {
 		return store.OpenRedis(store.RedisOptions{Addr: s.redis, KeyPrefix: s.prefix, DialTimeout: 5 * time.Second})
 	}

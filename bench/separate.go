@@ -101,6 +101,9 @@ func (b *bench) seeded() (row, error) {
 	if b.redis != nil {
 		st = storage{redis: b.redis.addr, prefix: "bench-seeded:"}
 	}
+	if b.pg != nil {
+		st = storage{pg: b.pg, schema: "bench_seeded"}
+	}
 	text := gatewayOnly(b.p, b.dir, b.capture.url, st)
 	file := filepath.Join(b.dir, "gateway-seeded.Caddyfile")
 	if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
@@ -148,7 +151,7 @@ func (b *bench) seeded() (row, error) {
 	b.notes = append(b.notes, fmt.Sprintf("The seeded gateway's outbox depth gauge read %s (as seeded); after it stopped, a claim of its reconcile queue at a time when all checks are due gave %s seeded checks.",
 		group(int64(idle.outbox)), group(int64(claimed))))
 	return row{name: fmt.Sprintf("idle, gateway alone, %s pending payments and %s queued events seeded (%s), none due",
-		group(int64(b.o.seedPayments)), group(int64(b.o.seedEvents)), map[bool]string{true: "Redis", false: "bolt file"}[b.redis != nil]),
+		group(int64(b.o.seedPayments)), group(int64(b.o.seedEvents)), b.st.kind()),
 		idle: idle}, nil
 }
 

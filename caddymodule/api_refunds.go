@@ -73,7 +73,7 @@ func (h *Handler) serveCreateRefund(w http.ResponseWriter, r *http.Request, c ca
 	}
 	if err != nil {
 		h.logger.Error("reading payment record", zap.String("payment_id", paymentID), zap.Error(err))
-		return writeError(w, providers.Internal("the payment record could not be read"))
+		return writeError(w, storeUnavailable("the payment record could not be read; nothing was sent"))
 	}
 	if rec.Status != providers.StatusSucceeded {
 		return writeError(w, providers.Invalid("payment_id", "only a succeeded payment can be refunded (this one is %s)", rec.Status))
@@ -103,7 +103,7 @@ func (h *Handler) serveCreateRefund(w http.ResponseWriter, r *http.Request, c ca
 				amount, rec.Amount-rec.AmountRefunded, rec.Amount, rec.AmountRefunded))
 		}
 		h.logger.Error("reserving refund", zap.String("payment_id", paymentID), zap.Error(err))
-		return writeError(w, providers.Internal("the refund could not be recorded; nothing was sent"))
+		return writeError(w, storeUnavailable("the refund could not be recorded; nothing was sent"))
 	}
 	// From the reservation on, nothing depends on the client's
 	// connection: a client that goes away cancels neither the refund call

@@ -69,6 +69,11 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			key_prefix <prefix>
 //			tls
 //		}
+//		storage postgres <dsn> {
+//			pool_size <n>
+//			tls
+//			schema <name>
+//		}
 //
 //		# delivery to the shop
 //		outbox on|off                    # default on

@@ -129,6 +129,10 @@ type Handler struct {
 	// Caddy instances share it. Default: the embedded file.
 	Redis *RedisStorage `json:"redis,omitempty"`
 
+	// Keep the state in PostgreSQL instead of the embedded file, so that
+	// several Caddy instances share it. Default: the embedded file.
+	Postgres *PostgresStorage `json:"postgres,omitempty"`
+
 	// Turns the outbox off. With the outbox (the default), a verified event
 	// is stored durably before the provider is acknowledged; if the shop
 	// does not accept it at once, the provider is acknowledged anyway and
@@ -345,6 +349,9 @@ func (h *Handler) Validate() error {
 	}
 	if h.Redis != nil && h.StoragePath != "" {
 		return fmt.Errorf("payments: give either storage redis or storage_path, not both")
+	}
+	if err := h.validateStorage(); err != nil { // storage.go
+		return err
 	}
 	if h.Redis != nil && h.Redis.Addr == "" {
 		return fmt.Errorf("payments: storage redis needs the server's address")

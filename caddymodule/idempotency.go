@@ -73,7 +73,7 @@ func (h *Handler) withIdempotency(w http.ResponseWriter, r *http.Request, canon 
 	rec, started, err := h.store.BeginIdempotent(ctx, storeKey, fp, idempotencyTTL)
 	if err != nil {
 		h.logger.Error("reading idempotency key", zap.Error(err))
-		return writeError(w, providers.Internal("the Idempotency-Key could not be checked; nothing was sent"))
+		return writeError(w, storeUnavailable("the Idempotency-Key could not be checked; nothing was sent")) // store_unavailable.go
 	}
 	if !started {
 		route := "other"

@@ -63,6 +63,65 @@ type RedisStorage struct {
 	ReplicaTimeout caddy.Duration `json:"replica_timeout,omitempty"`
 }
 
+// PostgresStorage keeps the gateway's state in a PostgreSQL database,
+// so that several Caddy instances share it with the durability of a
+// committed transaction: what the gateway acted on survives a crash of
+// the database server (and, with synchronous replication, a failover).
+// Every operation is one statement or one transaction; the outbox and
+// the reconcile queue are claimed with FOR UPDATE SKIP LOCKED.
+type PostgresStorage struct {
+	// The connection string: a URL
+	// (postgres://user:password@host:5432/database?sslmode=verify-full)
+	// or key=value pairs (host=… user=… password=… dbname=…). Required.
+	// It holds the password: give it, or the whole DSN, as {env.*} or
+	// {file.*}; placeholders are resolved at provision time and never
+	// shown in the adapted config. Neither it nor the password appears
+	// in any log or error.
+	DSN string `json:"dsn,omitempty"`
+
+	// The most connections the pool opens. Default: 10 (at most 1000).
+	PoolSize int `json:"pool_size,omitempty"`
+
+	// Require TLS with a verified certificate and host name
+	// (sslmode=verify-full, overriding the DSN's sslmode; the CA is the
+	// system roots, or sslrootcert in the DSN). Without it the DSN's own
+	// sslmode applies.
+	TLS bool `json:"tls,omitempty"`
+
+	// The schema of the gateway's tables, created on first start.
+	// Default: "payments". Instances that share state must use the same
+	// schema; two gateways on one database use two schemas.
+	Schema string `json:"schema,omitempty"`
+}
+
+// validate checks what can be checked without connecting.
+func (p *PostgresStorage) validate() error {
+	if strings.TrimSpace(p.DSN) == "" {
+		return fmt.Errorf("payments: storage postgres needs a dsn (the connection string)")
+	}
+	if p.PoolSize < 0 || p.PoolSize > store.MaxPostgresPoolSize {
+		return fmt.Errorf("payments: storage postgres: pool_size must be from 1 to %d, got %d", store.MaxPostgresPoolSize, p.PoolSize)
+	}
+	if p.Schema != "" {
+		if err := store.ValidPostgresSchema(p.Schema); err != nil {
+			return fmt.Errorf("payments: storage postgres: %w", err)
+		}
+	}
+	return nil
+}
+
+// validateStorage refuses a config that names more than one state store
+// or a PostgreSQL store it cannot use.
+func (h *Handler) validateStorage() error {
+	if h.Postgres == nil {
+		return nil
+	}
+	if h.Redis != nil || h.StoragePath != "" {
+		return fmt.Errorf("payments: give one of storage postgres, storage redis or storage_path, not several")
+	}
+	return h.Postgres.validate()
+}
+
 // storeUsers records, for each config load, which payments handler uses
 // each state store. Two handlers of one config that would share a store
 // would mix their idempotency keys, records and reconcile checks (one's
@@ -114,6 +173,9 @@ func (h *Handler) claimStore(ctx caddy.Context) error {
 		if h.Redis != nil {
 			fix = "give each its own key_prefix (or db) in storage redis"
 		}
+		if h.Postgres != nil {
+			fix = "give each its own schema in storage postgres"
+		}
 		return fmt.Errorf("payments: two payments handlers in one config (public_url %s and %s) would share one state store (%s), mixing their idempotency keys, records and reconcile checks: %s",
 			other, self, where, fix)
 	}
@@ -122,9 +184,17 @@ func (h *Handler) claimStore(ctx caddy.Context) error {
 }
 
 // storeIdentity names the state store this handler would open: the
-// absolute path of the bolt file, or the Redis address, database and key
-// prefix (never the credentials).
+// absolute path of the bolt file, the Redis address, database and key
+// prefix, or the PostgreSQL server, database and schema (never the
+// credentials).
 func (h *Handler) storeIdentity() (string, error) {
+	if p := h.Postgres; p != nil {
+		dsn, err := caddy.NewReplacer().ReplaceOrErr(p.DSN, true, true)
+		if err != nil {
+			return "", fmt.Errorf("storage postgres: dsn: %w", err)
+		}
+		return store.PostgresIdentity(dsn, p.Schema)
+	}
 	if r := h.Redis; r != nil {
 		addr, err := caddy.NewReplacer().ReplaceOrErr(r.Addr, true, true)
 		if err != nil {
@@ -150,9 +220,22 @@ func (h *Handler) storeIdentity() (string, error) {
 	return "file " + abs, nil
 }
 
-// openStore opens the configured state store: Redis when configured,
-// else the embedded bbolt file.
+// openStore opens the configured state store: PostgreSQL or Redis when
+// configured, else the embedded bbolt file.
 func (h *Handler) openStore() (store.Store, func() error, error) {
+	if p := h.Postgres; p != nil {
+		// The DSN's placeholders are resolved here, at provision time;
+		// an error names the option, never the value.
+		dsn, err := caddy.NewReplacer().ReplaceOrErr(p.DSN, true, true)
+		if err != nil {
+			return nil, nil, fmt.Errorf("storage postgres: dsn: %w", err)
+		}
+		db, err := store.OpenPostgres(store.PostgresOptions{DSN: dsn, PoolSize: p.PoolSize, TLS: p.TLS, Schema: p.Schema})
+		if err != nil {
+			return nil, nil, err
+		}
+		return db, db.Close, nil
+	}
 	if r := h.Redis; r != nil {
 		repl := caddy.NewReplacer()
 		password, err := repl.ReplaceOrErr(r.Password, false, true)
@@ -209,6 +292,11 @@ func (h *Handler) openStore() (store.Store, func() error, error) {
 //		tls
 //		cluster
 //		replicas <n> [<timeout>]
+//	}
+//	storage postgres <dsn> {
+//		pool_size <n>
+//		tls
+//		schema <name>
 //	}
 func (h *Handler) unmarshalStorage(d *caddyfile.Dispenser) error {
 	if !d.NextArg() {
@@ -294,7 +382,66 @@ func (h *Handler) unmarshalStorage(d *caddyfile.Dispenser) error {
 		}
 		h.Redis = r
 		return nil
+	case "postgres":
+		return h.unmarshalPostgres(d)
 	default:
-		return d.Errf("unknown storage '%s' (file or redis)", kind)
+		return d.Errf("unknown storage '%s' (file, redis or postgres)", kind)
 	}
+}
+
+// unmarshalPostgres parses the rest of
+//
+//	storage postgres <dsn> {
+//		pool_size <n>
+//		tls
+//		schema <name>
+//	}
+func (h *Handler) unmarshalPostgres(d *caddyfile.Dispenser) error {
+	p := &PostgresStorage{}
+	if !d.NextArg() {
+		return d.Err("storage postgres needs the connection string (dsn), e.g. {env.PAYMENTS_PG_DSN}")
+	}
+	p.DSN = d.Val()
+	if strings.TrimSpace(p.DSN) == "" {
+		return d.Err("storage postgres: the dsn must not be empty")
+	}
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	seen := map[string]bool{}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		opt := d.Val()
+		if seen[opt] {
+			return d.Errf("storage postgres: %s given twice", opt)
+		}
+		seen[opt] = true
+		switch opt {
+		case "pool_size":
+			var v string
+			if !d.AllArgs(&v) {
+				return d.ArgErr()
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > store.MaxPostgresPoolSize {
+				return d.Errf("storage postgres: pool_size must be a whole number from 1 to %d, not '%s'", store.MaxPostgresPoolSize, v)
+			}
+			p.PoolSize = n
+		case "tls":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			p.TLS = true
+		case "schema":
+			if !d.AllArgs(&p.Schema) {
+				return d.ArgErr()
+			}
+			if err := store.ValidPostgresSchema(p.Schema); err != nil {
+				return d.Errf("storage postgres: %v", err)
+			}
+		default:
+			return d.Errf("unrecognized storage postgres option '%s'", opt)
+		}
+	}
+	h.Postgres = p
+	return nil
 }

@@ -23,6 +23,7 @@ type client struct {
 	replays    atomic.Int64 // answers with Idempotent-Replayed: true
 	inProgress atomic.Int64 // 409 request_in_progress
 	unknown    atomic.Int64 // 409 outcome_unknown
+	storeDown  atomic.Int64 // 503 store_unavailable (nothing sent; retried as is)
 	netErrors  atomic.Int64 // no HTTP answer at all
 }
 

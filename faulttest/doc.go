@@ -16,5 +16,8 @@
 // hides a passing test's output without -v); PAYMENTS_FAULT_LOGS=<dir>
 // copies the three Caddy logs there; PAYMENTS_FAULT_STORE=bolt gives each
 // gateway its own embedded store instead of Redis, which shows what the
-// shared store prevents (that run fails with double effects).
+// shared store prevents (that run fails with double effects);
+// PAYMENTS_FAULT_STORE=postgres shares a PostgreSQL cluster the test
+// starts (Debian's postgresql, as the postgres user when root) instead,
+// and stops it immediately (a crash) and restarts it mid-run.
 package faulttest

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/caddy-payments/caddy-payments/internal/pgtest"
 )
 
 // Run shape: bounded in count and time.
@@ -61,7 +63,8 @@ func TestFaultAndLoad(t *testing.T) {
 
 // cluster is everything the run talks to.
 type cluster struct {
-	store   string // redis, or bolt (PAYMENTS_FAULT_STORE=bolt)
+	store   string         // redis, bolt or postgres (PAYMENTS_FAULT_STORE)
+	pg      *pgtest.Server // with postgres: restarted mid-run (postgres_test.go)
 	token   string
 	s, a, b *caddy
 	lb      *balancer
@@ -90,6 +93,10 @@ func startCluster(t *testing.T) *cluster {
 		t.Setenv("FAULTTEST_REDIS_PASSWORD", password)
 		port := startRedis(t, password)
 		storage = func(string) string { return redisStorage(port) }
+	}
+	if c.store == "postgres" {
+		c.pg = startPostgres(t)
+		storage = func(string) string { return postgresStorage() }
 	}
 
 	c.sh = newShop(whsec, shopPeriod, shopDown)
@@ -132,6 +139,7 @@ type loadResult struct {
 	start               time.Time
 	flowsEnded          time.Duration
 	killedAt            time.Duration
+	pgRestart           pgRestart // with PAYMENTS_FAULT_STORE=postgres
 	restarts            int
 	servedBeforeRestart int64
 	expected, optional  []event
@@ -168,7 +176,9 @@ func runLoad(t *testing.T, c *cluster) *loadResult {
 			w.flow(ctx, res.victim)
 		}
 	})
+	restarted := make(chan struct{})
 	wg.Go(func() {
+		defer close(restarted)
 		if !pause(ctx, time.Until(killTime)) {
 			return
 		}
@@ -180,6 +190,9 @@ func runLoad(t *testing.T, c *cluster) *loadResult {
 			res.restarts++
 		}
 	})
+	if c.pg != nil {
+		wg.Go(func() { res.pgRestart = restartPostgresMidRun(ctx, c.pg, res.start, restarted) })
+	}
 	for i, p := range res.ps {
 		wg.Go(func() {
 			if pause(ctx, time.Duration(i)*paymentEvery) {
@@ -192,6 +205,13 @@ func runLoad(t *testing.T, c *cluster) *loadResult {
 	res.ps = append(res.ps, res.victim)
 	if restartErr != nil {
 		t.Fatalf("restarting A: %v", restartErr)
+	}
+	if c.pg != nil {
+		if res.pgRestart.err != nil {
+			t.Fatalf("restarting PostgreSQL mid-run: %v", res.pgRestart.err)
+		}
+		t.Logf("PostgreSQL stopped (immediate: as a crash) %s into the run and back %s later; %d creates and refunds were refused meanwhile with 503 store_unavailable, request_sent \"no\", and retried",
+			res.pgRestart.at.Round(time.Millisecond), res.pgRestart.down.Round(time.Millisecond), w.cl.storeDown.Load())
 	}
 
 	res.expected, res.optional = expectedEvents(res.ps)

@@ -242,6 +242,8 @@ func (w *world) createCopy(ctx context.Context, p *payment, key string) {
 			}
 			return
 		case a.errCode() == "request_in_progress" && time.Since(start) < 6*time.Second:
+		case retryAsIs(a):
+			w.cl.storeDown.Add(1)
 		case a.status == 0 || (a.status == http.StatusBadGateway && a.body == nil):
 			// no gateway answered: the instance was killed (or the
 			// balancer found none); the same request goes again
@@ -258,6 +260,14 @@ func (w *world) createCopy(ctx context.Context, p *payment, key string) {
 		}
 	}
 	p.problem("create never resolved")
+}
+
+// retryAsIs reports an answer a merchant retries unchanged: a 503 that
+// says nothing was sent and the request may be retried (the state store
+// was unreachable, as during the PostgreSQL restart).
+func retryAsIs(a answer) bool {
+	e, _ := a.body["error"].(map[string]any)
+	return a.status == http.StatusServiceUnavailable && a.errField("request_sent") == "no" && e["retryable"] == true
 }
 
 // lookup finds the payment by reference after an uncertain create.
@@ -356,6 +366,8 @@ func (w *world) refund(ctx context.Context, p *payment, name, base string, amoun
 			return r
 		case a.status == 0 || (a.status == http.StatusBadGateway && a.body == nil):
 			base, r.via = w.lb, name+"→LB"
+		case retryAsIs(a):
+			w.cl.storeDown.Add(1)
 		case a.errCode() == "request_in_progress":
 		default:
 			r.answer = fmt.Sprintf("%d %s %s", a.status, a.errCode(), a.errField("message"))

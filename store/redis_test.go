@@ -47,6 +47,7 @@ func TestMain(m *testing.M) {
 	if testCluster.c != nil {
 		testCluster.c.Stop()
 	}
+	stopTestPostgres() // postgres_test.go
 	os.Exit(code)
 }
 

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,17 +13,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/caddy-payments/caddy-payments/internal/pgtest"
 	"github.com/caddy-payments/caddy-payments/internal/redistest"
 	"github.com/caddy-payments/caddy-payments/providers"
 )
 
-// BenchmarkStore measures each store operation on the embedded store and
-// on Redis with n payments, n queued events and n payment reconcile
+// BenchmarkStore measures each store operation on the embedded store, on
+// Redis and on PostgreSQL with n payments, n queued events and n payment reconcile
 // checks present (none of them due), seeded once per store and size:
 //
-//	BenchmarkStore/<bolt|redis>/n=<n>/<operation>
+//	BenchmarkStore/<bolt|redis|postgres>/n=<n>/<operation>
 //
 // PutPayment stores a new payment; ApplyPaymentStatus moves a stored
 // payment from processing to succeeded (a real change every time);
@@ -41,6 +44,9 @@ import (
 // Redis is a redis-server of the benchmark's own, without persistence
 // (redistest), so its numbers are the round trip and the script, not a
 // disk; the embedded store's writes each wait for their fdatasync.
+// PostgreSQL is a cluster of the benchmark's own (pgtest) with fsync and
+// synchronous_commit on, so each committing write waits for its WAL
+// flush, over a loopback TCP connection.
 func BenchmarkStore(b *testing.B) {
 	sizes := []int{1_000, 100_000}
 	if os.Getenv("PAYMENTS_BENCH_1M") == "1" {
@@ -61,6 +67,89 @@ func BenchmarkStore(b *testing.B) {
 			})
 		}
 	})
+	b.Run("postgres", func(b *testing.B) {
+		srv := pgtest.StartT(b, pgtest.Options{Durable: true})
+		for _, n := range sizes {
+			b.Run("n="+strconv.Itoa(n), func(b *testing.B) {
+				runStoreBench(b, openPostgresBench(b, srv, n), n)
+			})
+		}
+	})
+}
+
+// openPostgresBench opens a fresh schema and writes n of each into its
+// tables with COPY, in the store's own layout (payments with their time
+// key, outbox rows with their due time and announcement, reconcile rows),
+// then vacuums and checkpoints; the schema is dropped when the size is
+// done.
+func openPostgresBench(b *testing.B, srv *pgtest.Server, n int) benchTarget {
+	b.Helper()
+	ctx := context.Background()
+	began := time.Now()
+	schema := fmt.Sprintf("bench%d", n)
+	p, err := OpenPostgres(PostgresOptions{DSN: srv.DSN(""), Schema: schema, PoolSize: 4})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_, _ = p.pool.Exec(ctx, "DROP SCHEMA "+p.schema+" CASCADE")
+		_ = p.Close()
+	})
+	const chunk = 20_000
+	for from := 0; from < n; from += chunk {
+		var pays, outbox, announced, checks [][]any
+		for i := from; i < min(n, from+chunk); i++ {
+			pay, ev, c := benchSeed(i)
+			rp, err1 := json.Marshal(pay)
+			re, err2 := json.Marshal(ev)
+			rc, err3 := json.Marshal(c)
+			if err := errors.Join(err1, err2, err3); err != nil {
+				b.Fatal(err)
+			}
+			pays = append(pays, []any{pay.ID, timeKey(pay.CreatedAt, pay.ID), rp})
+			outbox = append(outbox, []any{ev.EventID, ev.NextAt, ev.Created, re})
+			announced = append(announced, []any{ev.Announce, ev.EventID})
+			checks = append(checks, []any{c.ID, c.NextAt, rc})
+		}
+		for _, t := range []struct {
+			table string
+			cols  []string
+			rows  [][]any
+		}{
+			{"payments", []string{"id", "tkey", "data"}, pays},
+			{"outbox", []string{"event_id", "next_at", "created", "data"}, outbox},
+			{"announced", []string{"key", "event_id"}, announced},
+			{"reconcile", []string{"id", "next_at", "data"}, checks},
+		} {
+			if _, err := p.pool.CopyFrom(ctx, pgx.Identifier{schema, t.table}, t.cols, pgx.CopyFromRows(t.rows)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	// Vacuumed (visibility map set) and checkpointed, so the timed loops
+	// do not pay for the seeding's background work: a store at rest.
+	for _, sql := range []string{"VACUUM (ANALYZE) {s}.payments, {s}.outbox, {s}.announced, {s}.reconcile", "CHECKPOINT"} {
+		if _, err := p.pool.Exec(ctx, p.q(sql)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var size string
+	if err := p.pool.QueryRow(ctx, `SELECT pg_size_pretty(sum(pg_total_relation_size(c.oid))) FROM pg_class c
+		JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r'`, schema).Scan(&size); err == nil {
+		b.Logf("postgres n=%d: tables and indexes %s, seeded in %s", n, size, time.Since(began).Round(time.Millisecond))
+	}
+	return benchTarget{s: p, putPayments: func(recs []*PaymentRecord) error {
+		rows := make([][]any, 0, len(recs))
+		for _, rec := range recs {
+			raw, err := json.Marshal(rec)
+			if err != nil {
+				return err
+			}
+			rows = append(rows, []any{rec.ID, timeKey(rec.CreatedAt, rec.ID), raw})
+		}
+		_, err := p.pool.CopyFrom(ctx, pgx.Identifier{schema, "payments"}, []string{"id", "tkey", "data"}, pgx.CopyFromRows(rows))
+		return err
+	}}
 }
 
 // benchTarget is a store under benchmark and how to add payments to it in
