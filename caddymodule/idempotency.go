@@ -175,7 +175,9 @@ func writeAnswer(w http.ResponseWriter, status int, body []byte) error {
 // Idempotency-Key, the storing of its answer (status and body, which the
 // caller then sends with writeAnswer) as one Store.Commit. On success the
 // completion is done; on failure nothing was written and withIdempotency
-// stores whatever answer the caller sends instead.
+// stores whatever answer the caller sends instead. A commit that only
+// lacks its replicas' acknowledgement (store.ErrNotReplicated) was
+// written, and counts as done.
 func (h *Handler) commitAnswer(ctx context.Context, r *http.Request, wr *store.Writes, status int, body []byte) error {
 	ic := completionOf(r)
 	if ic != nil {
@@ -187,6 +189,15 @@ func (h *Handler) commitAnswer(ctx context.Context, r *http.Request, wr *store.W
 		// must not go with it. withIdempotency reports the key.
 		wr.Finish = nil
 		err = h.store.Commit(ctx, wr)
+	}
+	if errors.Is(err, store.ErrNotReplicated) {
+		// Written on the primary, but fewer replicas than asked for
+		// acknowledged it in time (storage redis replicas): the answer,
+		// already stored, is the truth and is sent; only a failover in
+		// the next moments could lose the record (a notification or a
+		// lookup by reference at the provider then brings it back).
+		h.logger.Warn("commit not acknowledged by enough Redis replicas; answered as written", zap.Error(err))
+		err = nil
 	}
 	if err != nil || wr.Finish == nil {
 		wr.Finish = nil

@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -206,6 +207,19 @@ func (h *Handler) storeIdentity() (string, error) {
 			if r.Cluster {
 				prefix = store.DefaultRedisClusterKeyPrefix
 			}
+		}
+		if r.Cluster {
+			// The sorted seeds and the prefix name the store (handlers on
+			// one cluster give the same seeds).
+			seeds := append([]string{addr}, r.ClusterAddrs...)
+			for i := range seeds {
+				if seeds[i], err = caddy.NewReplacer().ReplaceOrErr(seeds[i], true, true); err != nil {
+					return "", fmt.Errorf("storage redis: cluster address: %w", err)
+				}
+				seeds[i] = strings.ToLower(seeds[i])
+			}
+			slices.Sort(seeds)
+			return fmt.Sprintf("redis cluster %s key_prefix %q", strings.Join(seeds, ","), prefix), nil
 		}
 		return fmt.Sprintf("redis %s db %d key_prefix %q", strings.ToLower(addr), r.DB, prefix), nil
 	}

@@ -23,6 +23,7 @@ type BacklogCounter interface {
 var (
 	_ BacklogCounter = (*Bolt)(nil)
 	_ BacklogCounter = (*Redis)(nil)
+	_ BacklogCounter = (*Postgres)(nil)
 )
 
 // ReconcileBacklog walks the two reconcile due-time indexes from their
@@ -72,4 +73,18 @@ func (r *Redis) ReconcileBacklog(ctx context.Context, now time.Time, limit int) 
 		n += int(c)
 	}
 	return min(n, limit), nil
+}
+
+// ReconcileBacklog counts the due checks with the due index (next_at, id),
+// reading at most limit index entries.
+func (p *Postgres) ReconcileBacklog(ctx context.Context, now time.Time, limit int) (int, error) {
+	if err := p.ready(ctx); err != nil {
+		return 0, err
+	}
+	if limit <= 0 {
+		return 0, nil
+	}
+	var n int
+	err := p.pool.QueryRow(ctx, p.q(`SELECT count(*) FROM (SELECT 1 FROM {s}.reconcile WHERE next_at <= $1 LIMIT $2) AS due`), now, limit).Scan(&n)
+	return n, p.wrap("counting the reconcile backlog", err)
 }

@@ -66,3 +66,8 @@ func TestRedisReconcileBacklog(t *testing.T) {
 	r, _ := openRedis(t)
 	testReconcileBacklog(t, r)
 }
+
+func TestPostgresReconcileBacklog(t *testing.T) {
+	p, _ := openPostgres(t)
+	testReconcileBacklog(t, p)
+}

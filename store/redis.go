@@ -89,8 +89,25 @@ type RedisOptions struct {
 // ReplicasDefault in RedisOptions.Replicas asks for the mode's default.
 const ReplicasDefault = -1
 
-// DefaultRedisReplicaTimeout bounds the WAIT after a guarded write.
-const DefaultRedisReplicaTimeout = time.Second
+// DefaultRedisReplicaTimeout bounds the WAIT after a guarded write;
+// MaxRedisReplicaTimeout is the longest allowed (the client's read
+// timeout is set above it, so a WAIT never outlasts the read of its
+// reply, which go-redis would answer by sending the script again).
+const (
+	DefaultRedisReplicaTimeout = time.Second
+	MaxRedisReplicaTimeout     = 10 * time.Second
+)
+
+// readTimeout is the client's read timeout: go-redis's 3s, or with
+// Replicas set 3s more than the WAIT may take, so a WAIT never outlasts
+// the read of its reply (a read timeout makes go-redis send the script
+// again).
+func (o RedisOptions) readTimeout() time.Duration {
+	if o.Replicas > 0 {
+		return o.ReplicaTimeout + 3*time.Second
+	}
+	return 3 * time.Second
+}
 
 // DefaultRedisClusterKeyPrefix is the key prefix in cluster mode when none
 // is given: DefaultRedisKeyPrefix with its name as the hash tag.
@@ -203,8 +220,12 @@ func OpenRedis(opts RedisOptions) (*Redis, error) {
 	if opts.Replicas < 0 {
 		return nil, fmt.Errorf("store: redis: replicas must not be negative, got %d", opts.Replicas)
 	}
-	if opts.ReplicaTimeout <= 0 {
+	switch {
+	case opts.ReplicaTimeout == 0:
 		opts.ReplicaTimeout = DefaultRedisReplicaTimeout
+	case opts.ReplicaTimeout < time.Millisecond || opts.ReplicaTimeout > MaxRedisReplicaTimeout:
+		// WAIT takes whole milliseconds, and 0 means forever.
+		return nil, fmt.Errorf("store: redis: replica timeout must be from 1ms to %s, got %s", MaxRedisReplicaTimeout, opts.ReplicaTimeout)
 	}
 	if opts.Cluster {
 		if opts.DB != 0 {
@@ -248,7 +269,7 @@ func OpenRedis(opts RedisOptions) (*Redis, error) {
 func redisPoolKey(o RedisOptions) string {
 	pw := sha256.Sum256([]byte(o.Password))
 	return fmt.Sprintf("%s\x00%d\x00%s\x00%x\x00%t\x00%s\x00%t\x00%s", o.Addr, o.DB, o.Username, pw, o.TLS, o.DialTimeout,
-		o.Cluster, strings.Join(o.ClusterAddrs, ","))
+		o.Cluster, strings.Join(o.ClusterAddrs, ",")) + "\x00" + o.readTimeout().String()
 }
 
 // newRedisClient builds a client and pings the server, so a wrong address
@@ -264,6 +285,7 @@ func newRedisClient(o RedisOptions) (redis.UniversalClient, error) {
 		Password:              o.Password,
 		DB:                    o.DB,
 		DialTimeout:           o.DialTimeout,
+		ReadTimeout:           o.readTimeout(),
 		ContextTimeoutEnabled: true,
 		// RESP2 and no CLIENT SETINFO / maintenance notifications: the
 		// store needs nothing newer, and so it works with any Redis 6.2+
@@ -290,6 +312,7 @@ func newRedisClusterClient(o RedisOptions) (redis.UniversalClient, error) {
 		Username:                 o.Username,
 		Password:                 o.Password,
 		DialTimeout:              o.DialTimeout,
+		ReadTimeout:              o.readTimeout(),
 		ContextTimeoutEnabled:    true,
 		Protocol:                 2,
 		DisableIdentity:          true,

@@ -234,6 +234,27 @@ return {CHANGED, out}
 
 // scriptBeginIdempotent: KEYS[1] idempotency key; ARGV in-flight record
 // JSON, ttl in ms. Redis expires the key, so an expired record is free.
+// scriptTakeOnce is GETDEL that also returns the key's remaining
+// lifetime (ms), so a take the replicas did not acknowledge can be put
+// back as it was.
+var scriptTakeOnce = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if not v then return false end
+local ttl = redis.call('PTTL', KEYS[1])
+redis.call('DEL', KEYS[1])
+return {v, ttl}
+`)
+
+// scriptDeleteIfSame deletes KEYS[1] only while it holds exactly ARGV[1]
+// (undoing our own write, never somebody else's).
+var scriptDeleteIfSame = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+	redis.call('DEL', KEYS[1])
+	return 1
+end
+return 0
+`)
+
 var scriptBeginIdempotent = redis.NewScript(`
 local cur = redis.call('GET', KEYS[1])
 if cur then return {0, cur} end

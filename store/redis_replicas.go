@@ -10,9 +10,13 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// errNotReplicated is the error of a guarded write that fewer replicas
-// than Replicas acknowledged in time: the primary has it.
-var errNotReplicated = errors.New("not acknowledged by enough replicas")
+// ErrNotReplicated is (wrapped in) the error of a guarded write that
+// fewer replicas than Replicas acknowledged in time: the primary has it,
+// a failover may lose it. A Commit that fails with it was written.
+var ErrNotReplicated = errors.New("not acknowledged by enough replicas")
+
+// errNotReplicated is the package's name for it.
+var errNotReplicated = ErrNotReplicated
 
 // exec runs script s. A write that guards money (guard) with Replicas set
 // is sent to the primary of its keys together with WAIT, on one
@@ -55,7 +59,9 @@ func (r *Redis) execWait(ctx context.Context, s *redis.Script, guard bool, keys 
 	}
 	if err != nil {
 		if cmd.Err() == nil {
-			cmd.SetErr(err)
+			// The script ran and answered, but its WAIT did not (a
+			// broken connection, a timeout): as good as no replica.
+			return cmd, fmt.Errorf("written on the primary; waiting for its replicas failed (WAIT): %v: %w", err, errNotReplicated)
 		}
 		return cmd, nil
 	}

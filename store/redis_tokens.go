@@ -2,8 +2,11 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -29,9 +32,14 @@ func (r *Redis) PutOnce(ctx context.Context, key string, data []byte, ttl time.D
 	return nil
 }
 
-// TakeOnce returns and deletes the data under key with one GETDEL, so of
+// TakeOnce returns and deletes the data under key in one script, so of
 // concurrent takers on any instance only one gets it; Redis has already
-// dropped an expired value.
+// dropped an expired value. A take guards money (a launch token is
+// spent on a provider call that creates a payment), so with Replicas set
+// it waits for the replicas like the other guarded writes: a take they
+// did not acknowledge could come back after a failover and launch a
+// second payment, so it is put back as it was (value and remaining
+// lifetime) and reported as an error, and the customer may try again.
 func (r *Redis) TakeOnce(ctx context.Context, key string) ([]byte, error) {
 	if key == "" {
 		return nil, ErrNotFound
@@ -39,20 +47,35 @@ func (r *Redis) TakeOnce(ctx context.Context, key string) ([]byte, error) {
 	if err := r.ready(ctx); err != nil {
 		return nil, err
 	}
-	data, err := r.client.GetDel(ctx, r.key(rkOnce, key)).Bytes()
+	k := r.key(rkOnce, key)
+	cmd, short := r.execWait(ctx, scriptTakeOnce, true, []string{k})
+	res, err := cmd.Slice()
 	if errors.Is(err, redis.Nil) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
 		return nil, redisErr("take once", err)
 	}
-	return data, nil
+	if len(res) != 2 {
+		return nil, redisErr("take once", fmt.Errorf("unexpected script reply of %d values", len(res)))
+	}
+	data, _ := res[0].(string)
+	if short != nil {
+		if ttl, ok := res[1].(int64); ok && ttl > 0 {
+			_ = r.client.SetNX(context.WithoutCancel(ctx), k, data, time.Duration(ttl)*time.Millisecond).Err()
+		}
+		return nil, redisErr("take once", short)
+	}
+	return []byte(data), nil
 }
 
 // BeginIdempotent claims key in one script: a free key is set with a Redis
 // expiry of ttl (so an expired record is simply gone), a taken one is
 // returned. The record's Expires is written too, for whoever reads it,
-// but Redis's expiry is what frees the key.
+// but Redis's expiry is what frees the key. The record carries a random
+// nonce: if the client sends the script again (go-redis retries a
+// command whose connection broke, e.g. while it waited for replicas),
+// the second run finds this very claim and reports it as ours.
 func (r *Redis) BeginIdempotent(ctx context.Context, key, fingerprint string, ttl time.Duration) (*IdempotencyRecord, bool, error) {
 	if key == "" {
 		return nil, false, providers.Missing("key")
@@ -60,29 +83,37 @@ func (r *Redis) BeginIdempotent(ctx context.Context, key, fingerprint string, tt
 	if ttl <= 0 {
 		return nil, false, providers.Invalid("ttl", "ttl must be positive")
 	}
+	var nonce [12]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		return nil, false, err
+	}
 	now := time.Now().UTC()
-	data, err := json.Marshal(IdempotencyRecord{Fingerprint: fingerprint, Started: now, Expires: now.Add(ttl)})
+	data, err := json.Marshal(IdempotencyRecord{Fingerprint: fingerprint, Nonce: hex.EncodeToString(nonce[:]), Started: now, Expires: now.Add(ttl)})
 	if err != nil {
 		return nil, false, err
 	}
 	if err := r.ready(ctx); err != nil {
 		return nil, false, err
 	}
-	cmd, short := r.execWait(ctx, scriptBeginIdempotent, true, []string{r.key(rkIdem, key)}, data, ttlMillis(ttl))
+	k := r.key(rkIdem, key)
+	cmd, short := r.execWait(ctx, scriptBeginIdempotent, true, []string{k}, data, ttlMillis(ttl))
 	code, raw, err := r.runCmd("begin idempotent", cmd)
+	ours := err == nil && (code == luaChanged || raw == string(data))
 	if err == nil && short != nil {
 		// Our claim, which no replica may have: the request is refused
 		// (nothing is sent), so free the key on the primary rather than
-		// leave it in flight, answering every retry "outcome unknown".
-		if code == luaChanged {
-			_ = r.AbandonIdempotent(context.WithoutCancel(ctx), key)
+		// leave it in flight, answering every retry "outcome unknown" —
+		// only while it still holds our record: after a failover the
+		// key may be another request's claim by now.
+		if ours {
+			_ = scriptDeleteIfSame.Run(context.WithoutCancel(ctx), r.client, []string{k}, data).Err()
 		}
 		err = redisErr("begin idempotent", short)
 	}
 	if err != nil {
 		return nil, false, err
 	}
-	if code == luaChanged {
+	if ours {
 		return nil, true, nil
 	}
 	rec, err := decodeRecord[IdempotencyRecord](rkIdem, key, raw)

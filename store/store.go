@@ -129,7 +129,11 @@ type NativeOriginal struct {
 
 // IdempotencyRecord is what is kept under an Idempotency-Key.
 type IdempotencyRecord struct {
-	Fingerprint string    `json:"fingerprint"`
+	Fingerprint string `json:"fingerprint"`
+	// Nonce is random per claim (Redis): a claim script that the client
+	// sent again (a connection broken while it waited for replicas)
+	// recognises its own claim by it, and an undo deletes only its own.
+	Nonce       string    `json:"nonce,omitempty"`
 	Done        bool      `json:"done"`
 	Started     time.Time `json:"started"`
 	Expires     time.Time `json:"expires"`
