@@ -382,8 +382,8 @@ func (h *Handler) unmarshalStorage(d *caddyfile.Dispenser) error {
 				r.Replicas = &n
 				if len(args) == 2 {
 					t, err := caddy.ParseDuration(args[1])
-					if err != nil || t < time.Millisecond || t > time.Minute {
-						return d.Errf("storage redis: replicas timeout must be a duration from 1ms to 1m, not '%s'", args[1])
+					if err != nil || t < time.Millisecond || t > store.MaxRedisReplicaTimeout {
+						return d.Errf("storage redis: replicas timeout must be a duration from 1ms to %s, not '%s'", store.MaxRedisReplicaTimeout, args[1])
 					}
 					r.ReplicaTimeout = caddy.Duration(t)
 				}
