@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -27,117 +25,11 @@ import (
 // the DSN's placeholder, never the DSN or its password.
 func TestPostgresStorageEndToEnd(t *testing.T) {
 	srv := pgtest.StartT(t, pgtest.Options{})
-	fs := fake.NewServer(fakeSecret)
-	var creates atomic.Int32
-	fsrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && r.URL.Path == "/payments" {
-			creates.Add(1)
-		}
-		fs.ServeHTTP(w, r)
-	}))
-	t.Cleanup(fsrv.Close)
-	sh := newShop(t)
 	t.Setenv("PAYMENTS_TEST_PG_DSN", srv.DSN(""))
-	site := func(port int) string {
-		return fakeSite(t, port, fsrv.URL, sh.srv.URL,
-			"retry_schedule 300ms\nstorage postgres {env.PAYMENTS_TEST_PG_DSN} {\npool_size 4\nschema gwtest\n}")
-	}
-	loadCaddy(t, site(9080)+site(9081))
-
-	callOn := func(port int, method, path, key string, body any) (int, http.Header, map[string]any) {
-		t.Helper()
-		var rd io.Reader
-		if body != nil {
-			buf, _ := json.Marshal(body)
-			rd = bytes.NewReader(buf)
-		}
-		req, _ := http.NewRequest(method, fmt.Sprintf("http://localhost:%d%s", port, path), rd)
-		req.Header.Set("Authorization", "Bearer "+testToken)
-		if key != "" {
-			req.Header.Set("Idempotency-Key", key)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatalf("%s %s: %v", method, path, err)
-		}
-		defer resp.Body.Close()
-		var out map[string]any
-		raw, _ := io.ReadAll(resp.Body)
-		if err := json.Unmarshal(raw, &out); err != nil {
-			t.Fatalf("%s %s: not JSON (%d): %s", method, path, resp.StatusCode, raw)
-		}
-		return resp.StatusCode, resp.Header, out
-	}
-
-	code, _, pay := callOn(9080, "POST", "/payments", "pg-key-1", fakePayment("ORD-PG-1", 2000))
-	if code != 201 {
-		t.Fatalf("create on A: %d %v", code, pay)
-	}
-	id := pay["id"].(string)
-	code, h, again := callOn(9081, "POST", "/payments", "pg-key-1", fakePayment("ORD-PG-1", 2000))
-	if code != 201 || h.Get("Idempotent-Replayed") != "true" || again["id"] != id {
-		t.Fatalf("replay on B: %d %v %v", code, h, again)
-	}
-	code, _, conflict := callOn(9081, "POST", "/payments", "pg-key-1", fakePayment("ORD-PG-1", 2001))
-	if code != 409 || errField(conflict, "type") != "idempotency_conflict" {
-		t.Fatalf("conflict on B: %d %v", code, conflict)
-	}
-	if n := creates.Load(); n != 1 {
-		t.Fatalf("the provider saw %d creates, want 1", n)
-	}
-
-	// The notification moves the payment for both instances, and its
-	// event reaches the shop through the outbox.
-	if _, err := fs.Checkout(context.Background(), pay["provider_reference"].(string), true); err != nil {
-		t.Fatal(err)
-	}
-	code, _, got := callOn(9081, "GET", "/payments/"+id, "", nil)
-	if code != 200 || got["status"] != "succeeded" || got["amount"] != float64(2000) {
-		t.Fatalf("get on B: %d %v", code, got)
-	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		evs := sh.Events()
-		if len(evs) > 0 && bytes.Contains(evs[0].Body, []byte(id)) && evs[0].Verified == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the shop got no verified event about %s: %+v", id, evs)
-		}
-	}
-
-	var wg sync.WaitGroup
-	results := make(chan int, 20)
-	for i := range 20 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			code, _, _ := callOn(9080+i%2, "POST", "/payments/"+id+"/refunds", "", map[string]any{"amount": 150})
-			results <- code
-		}()
-	}
-	wg.Wait()
-	close(results)
-	ok, refused := 0, 0
-	for c := range results {
-		switch c {
-		case 201:
-			ok++
-		case 400:
-			refused++
-		default:
-			t.Errorf("refund answered %d", c)
-		}
-	}
-	if ok != 13 || refused != 7 {
-		t.Fatalf("concurrent refunds: %d passed, %d refused; want 13 and 7", ok, refused)
-	}
-	code, _, got = callOn(9080, "GET", "/payments/"+id, "", nil)
-	if code != 200 || got["amount_refunded"] != float64(1950) {
-		t.Fatalf("amount_refunded: %d %v", code, got)
-	}
+	id := sharedGateways(t, "storage postgres {env.PAYMENTS_TEST_PG_DSN} {\npool_size 4\nschema gwtest\n}") // redis_storage_test.go
 
 	// The state is in PostgreSQL, in the schema.
-	out, err := srv.Exec("", "SELECT count(*) FROM gwtest.payments WHERE id = '"+id+"' AND convert_from(data, 'UTF8') LIKE '%ORD-PG-1%'")
+	out, err := srv.Exec("", "SELECT count(*) FROM gwtest.payments WHERE id = '"+id+"' AND convert_from(data, 'UTF8') LIKE '%ORD-SHARED-1%'")
 	if err != nil || out != "1" {
 		t.Fatalf("payment row in gwtest.payments: %q %v", out, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -35,7 +36,7 @@ func TestRedisStorageSharedBetweenGateways(t *testing.T) {
 	c := redis.NewClient(&redis.Options{Addr: addr, Password: redisTestPassword})
 	defer c.Close()
 	raw, err := c.Get(context.Background(), "gwtest:payment:"+id).Bytes()
-	if err != nil || !strings.Contains(string(raw), "ORD-REDIS-1") {
+	if err != nil || !strings.Contains(string(raw), "ORD-SHARED-1") {
 		t.Fatalf("payment record in Redis: %v %s", err, raw)
 	}
 
@@ -62,14 +63,14 @@ func TestRedisClusterStorageSharedBetweenGateways(t *testing.T) {
 	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
 	defer cc.Close()
 	raw, err := cc.Get(context.Background(), "{gwcluster}:payment:"+id).Bytes()
-	if err != nil || !strings.Contains(string(raw), "ORD-REDIS-1") {
+	if err != nil || !strings.Contains(string(raw), "ORD-SHARED-1") {
 		t.Fatalf("payment record in the cluster: %v %s", err, raw)
 	}
 }
 
 // sharedGateways runs two payments handlers on the storage directive
 // given and returns the id of the payment it made (reference
-// ORD-REDIS-1).
+// ORD-SHARED-1).
 func sharedGateways(t *testing.T, storage string) string {
 	t.Helper()
 	fs := fake.NewServer(fakeSecret)
@@ -113,18 +114,18 @@ func sharedGateways(t *testing.T, storage string) string {
 		return resp.StatusCode, resp.Header, out
 	}
 
-	code, _, pay := callOn(9080, "POST", "/payments", "redis-key-1", fakePayment("ORD-REDIS-1", 2000))
+	code, _, pay := callOn(9080, "POST", "/payments", "redis-key-1", fakePayment("ORD-SHARED-1", 2000))
 	if code != 201 {
 		t.Fatalf("create on A: %d %v", code, pay)
 	}
 	id := pay["id"].(string)
 
 	// The same key on the other instance is replayed from Redis, not sent again.
-	code, h, again := callOn(9081, "POST", "/payments", "redis-key-1", fakePayment("ORD-REDIS-1", 2000))
+	code, h, again := callOn(9081, "POST", "/payments", "redis-key-1", fakePayment("ORD-SHARED-1", 2000))
 	if code != 201 || h.Get("Idempotent-Replayed") != "true" || again["id"] != id {
 		t.Fatalf("replay on B: %d %v %v", code, h, again)
 	}
-	code, _, conflict := callOn(9081, "POST", "/payments", "redis-key-1", fakePayment("ORD-REDIS-1", 2001))
+	code, _, conflict := callOn(9081, "POST", "/payments", "redis-key-1", fakePayment("ORD-SHARED-1", 2001))
 	if code != 409 || errField(conflict, "type") != "idempotency_conflict" {
 		t.Fatalf("conflict on B: %d %v", code, conflict)
 	}
@@ -139,6 +140,17 @@ func sharedGateways(t *testing.T, storage string) string {
 	code, _, got := callOn(9081, "GET", "/payments/"+id, "", nil)
 	if code != 200 || got["status"] != "succeeded" || got["amount"] != float64(2000) {
 		t.Fatalf("get on B: %d %v", code, got)
+	}
+	// Its event reaches the shop, signed (through the outbox if the
+	// delivery inside the notification failed).
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		evs := sh.Events()
+		if len(evs) > 0 && bytes.Contains(evs[0].Body, []byte(id)) && evs[0].Verified == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the shop got no verified event about %s: %+v", id, evs)
+		}
 	}
 
 	// Twenty concurrent refunds of 150, alternating between the instances,
