@@ -67,27 +67,35 @@ type breaker struct {
 	state   string
 	fails   int         // consecutive failures while closed
 	probing bool        // half-open: the probe is under way
+	probeID uint64      // the token of the latest probe (acquire), so a stale probe decides nothing
 	gen     uint64      // bumped on each opening, so a stale timer does nothing
 	timer   *time.Timer // moves an open breaker to half-open
 	stopped bool
 }
 
 // probeKey marks a routed create's context as its account's half-open
-// probe: only the calls made under it decide whether the breaker closes.
+// probe: the account and the probe's token.
 type probeKey struct{}
 
-// withProbe marks ctx as the probe of account.
-func withProbe(ctx context.Context, account string) context.Context {
-	return context.WithValue(ctx, probeKey{}, account)
+type probeMark struct {
+	account string
+	token   uint64
 }
 
-// isProbe reports whether ctx is the probe of account.
-func isProbe(ctx context.Context, account string) bool {
-	a, _ := ctx.Value(probeKey{}).(string)
-	return a != "" && a == account
+// withProbe marks ctx as the probe with token of account's breaker.
+func withProbe(ctx context.Context, account string, token uint64) context.Context {
+	return context.WithValue(ctx, probeKey{}, probeMark{account, token})
 }
 
-// newBreakers makes one breaker per account.
+// probeToken is the token of the probe ctx carries for account (0: none).
+func probeToken(ctx context.Context, account string) uint64 {
+	m, _ := ctx.Value(probeKey{}).(probeMark)
+	if m.account != account {
+		return 0
+	}
+	return m.token
+}
+
 func (h *Handler) newBreakers() map[string]*breaker {
 	cfg := BreakerConfig{}
 	if h.Breaker != nil {
@@ -134,41 +142,47 @@ func (b *breaker) health() string {
 	return b.state
 }
 
-// acquire asks whether a routed create may try the account: always when
-// closed, never when open, and in half-open only as the single probe
-// (probe true), which the caller ends with release.
-func (b *breaker) acquire() (ok, probe bool) {
+// acquire asks whether a routed create may go to the account: always
+// when closed, never when open, and when half-open to exactly one create
+// at a time, the probe, which gets a token (probe != 0) that it passes
+// to release and, through its context, to record.
+func (b *breaker) acquire() (ok bool, probe uint64) {
 	if b == nil || b.disabled {
-		return true, false
+		return true, 0
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	switch {
 	case b.state == healthOK:
-		return true, false
+		return true, 0
 	case b.state == healthHalfOpen && !b.probing:
 		b.probing = true
-		return true, true
+		b.probeID++
+		return true, b.probeID
 	}
-	return false, false
+	return false, 0
 }
 
-// release ends a probe whose calls decided nothing (it made none, or the
-// breaker already moved on): the next routed create may probe.
-func (b *breaker) release() {
-	if b == nil {
+// release ends the probe with token (deferred by the caller, so a probe
+// that panics or returns early frees the slot); a stale probe's release
+// (one from before the breaker closed and opened again) does nothing.
+func (b *breaker) release(token uint64) {
+	if b == nil || token == 0 {
 		return
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.state == healthHalfOpen {
+	if b.state == healthHalfOpen && token == b.probeID {
 		b.probing = false
 	}
 }
 
-// record counts the outcome of one provider call to the account; probe
-// says whether the call was made by the half-open probe.
-func (b *breaker) record(failed, probe bool) {
+// record takes the outcome of one call to the account. Closed: a
+// failure counts, a success resets the count (callDoer passes successes
+// of creates only: an account whose fetches work but whose creates fail
+// must still open). Half-open: only the current probe (its token)
+// decides: success closes, failure re-opens.
+func (b *breaker) record(failed bool, probe uint64) {
 	if b == nil || b.disabled {
 		return
 	}
@@ -185,7 +199,7 @@ func (b *breaker) record(failed, probe bool) {
 			b.openLocked(b.fails)
 		}
 	case healthHalfOpen:
-		if !probe || !b.probing {
+		if probe == 0 || probe != b.probeID || !b.probing {
 			return // only the probe decides
 		}
 		b.probing = false
@@ -196,8 +210,6 @@ func (b *breaker) record(failed, probe bool) {
 		b.fails = 0
 		b.setLocked(healthOK, 0)
 	}
-	// Open: outcomes of the calls that are never skipped are not
-	// counted; the cool-down and the probe decide.
 }
 
 // openLocked opens the breaker and schedules its half-open state.

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"go.uber.org/zap"
@@ -87,6 +88,7 @@ func (h *Handler) matchRoute(req *providers.CreatePayment) int {
 // its position (1-based) and the rule broken.
 func (h *Handler) validateRoutes() error {
 	seen := map[string]int{}
+	catchAll := 0 // the first route without matchers
 	for i := range h.Routes {
 		rt := &h.Routes[i]
 		n := i + 1
@@ -129,10 +131,20 @@ func (h *Handler) validateRoutes() error {
 				return fmt.Errorf("payments: route %d: amount: min %d is greater than max %d", n, a.Min, a.Max)
 			}
 		}
-		for k := range rt.Metadata {
+		for k, v := range rt.Metadata {
 			if k == "" || len(k) > maxMetadataKey {
 				return fmt.Errorf("payments: route %d: metadata: keys must be 1-%d characters", n, maxMetadataKey)
 			}
+			// A value no request may carry would never match.
+			if e := validateText("metadata."+k, v, maxMetadataVal); e != nil {
+				return fmt.Errorf("payments: route %d: %s (as in a request), so this route would never match", n, e.Message)
+			}
+		}
+		if catchAll > 0 {
+			return fmt.Errorf("payments: route %d comes after route %d, which has no matcher and takes every create, so it would never match", n, catchAll)
+		}
+		if len(rt.Currencies) == 0 && len(rt.Countries) == 0 && rt.Amount == nil && len(rt.Metadata) == 0 {
+			catchAll = n
 		}
 		// Two routes with the same matchers: the second never matches.
 		m := *rt
@@ -205,20 +217,20 @@ func (h *Handler) createRouted(ctx context.Context, r *http.Request, i int, req 
 			skipOpen, skipOpenN = e, name
 			continue
 		}
-		actx := ctx
-		if probe {
-			actx = withProbe(ctx, name)
-		}
-		pay, err := h.createAt(actx, r, name, p, &attempt)
-		if probe {
-			br.release()
-		}
+		pay, reached, err := h.attemptAt(ctx, r, name, p, &attempt, br, probe)
 		if err == nil {
 			note(attemptCreated, nil)
 			return name, pay, attempt, nil
 		}
 		e := providers.AsError(err)
-		if e.RequestSent != providers.SentNo {
+		if reached || e.RequestSent != providers.SentNo {
+			// The gateway's own record of the attempt's calls decides
+			// too: a reply, or a request that may have been written,
+			// is never failed over, whatever the provider package
+			// reports (an error it did not mark, a mapping slip).
+			if e.RequestSent == providers.SentNo {
+				e.RequestSent = providers.SentUnknown
+			}
 			note(attemptFailed, e)
 			return name, nil, attempt, e
 		}
@@ -232,6 +244,37 @@ func (h *Handler) createRouted(ctx context.Context, r *http.Request, i int, req 
 		return skipOpenN, nil, *req, skipOpen
 	}
 	return skipN, nil, *req, skip
+}
+
+// attemptAt makes one attempt of a routed create at account name and
+// reports whether any of its provider calls got past "nothing sent"
+// (callDoer records it on the attempt's context). A probe's slot is freed
+// however the attempt ends (a panic included).
+func (h *Handler) attemptAt(ctx context.Context, r *http.Request, name string, p providers.Provider, req *providers.CreatePayment,
+	br *breaker, probe uint64) (pay *providers.Payment, reached bool, err error) {
+	track := &attemptTrack{}
+	actx := context.WithValue(ctx, attemptKey{}, track)
+	if probe != 0 {
+		defer br.release(probe)
+		actx = withProbe(actx, name, probe)
+	}
+	pay, err = h.createAt(actx, r, name, p, req)
+	return pay, track.reached.Load(), err
+}
+
+// attemptKey carries a routed create attempt's attemptTrack.
+type attemptKey struct{}
+
+// attemptTrack records whether a provider call of the attempt may have
+// reached the provider (request_sent yes or unknown).
+type attemptTrack struct{ reached atomic.Bool }
+
+// noteReached marks ctx's attempt (if any) as having reached the provider
+// unless the call surely sent nothing.
+func noteReached(ctx context.Context, sent string) {
+	if t, ok := ctx.Value(attemptKey{}).(*attemptTrack); ok && sent != providers.SentNo {
+		t.reached.Store(true)
+	}
 }
 
 // checkAccount is what an account must accept before a create is sent to

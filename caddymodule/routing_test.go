@@ -508,40 +508,41 @@ func TestBreakerStates(t *testing.T) {
 	b := &breaker{account: "a", failures: 2, cooldown: 50 * time.Millisecond, state: healthOK,
 		onChange: func(_, from, to string, _ int) { changes = append(changes, from+">"+to) }}
 	defer b.stop()
-	b.record(true, false)
-	b.record(false, false) // a success resets the count
-	b.record(true, false)
+	b.record(true, 0)
+	b.record(false, 0) // a success resets the count
+	b.record(true, 0)
 	if b.health() != healthOK {
 		t.Fatal("opened before 2 consecutive failures")
 	}
-	b.record(true, false)
+	b.record(true, 0)
 	if b.health() != healthOpen {
 		t.Fatal("not open after 2 consecutive failures")
 	}
 	if ok, _ := b.acquire(); ok {
 		t.Fatal("open breaker let a routed create through")
 	}
-	b.record(false, false) // a fetch's success while open decides nothing
+	b.record(false, 0) // a fetch's success while open decides nothing
 	if b.health() != healthOpen {
 		t.Fatal("a non-probe call closed an open breaker")
 	}
 	waitFor(t, "half-open", func() bool { return b.health() == healthHalfOpen })
 	ok, probe := b.acquire()
-	if !ok || !probe {
+	if !ok || probe == 0 {
 		t.Fatal("half-open breaker did not give the probe")
 	}
 	if ok, _ := b.acquire(); ok {
 		t.Fatal("half-open breaker let a second request through during the probe")
 	}
-	b.record(false, false) // not the probe
+	b.record(false, 0) // not the probe
 	if b.health() != healthHalfOpen {
 		t.Fatal("a non-probe call decided the half-open breaker")
 	}
-	b.release() // the probe sent nothing
-	if ok, probe := b.acquire(); !ok || !probe {
+	b.release(probe) // the probe sent nothing
+	ok, probe = b.acquire()
+	if !ok || probe == 0 {
 		t.Fatal("a released probe slot was not given again")
 	}
-	b.record(false, true)
+	b.record(false, probe)
 	if b.health() != healthOK {
 		t.Fatal("a successful probe did not close the breaker")
 	}

@@ -83,8 +83,14 @@ func (d *callDoer) Do(ctx context.Context, req *http.Request) (*providers.Reply,
 	}
 	span.SetAttributes(attribute.String("payments.outcome", outcome), attribute.String("payments.request_sent", sent))
 	d.h.metrics.countProviderCall(d.account, d.operation, outcome, sent, took)
-	// Every call to the account feeds its circuit breaker (breaker.go).
-	d.h.breakers[d.account].record(callFailed(status, err), isProbe(ctx, d.account))
+	noteReached(ctx, sent) // routing.go: a routed create never fails over past this call
+	// The account's circuit breaker (breaker.go) counts failures of every
+	// call and successes of creates; a call its caller gave up on (a
+	// client that hung up, a caller's own deadline) says nothing about
+	// the account.
+	if failed := callFailed(status, err); ctx.Err() == nil && (failed || d.operation == providers.OpCreatePayment) {
+		d.h.breakers[d.account].record(failed, probeToken(ctx, d.account))
+	}
 	return reply, err
 }
 
