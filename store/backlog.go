@@ -85,6 +85,6 @@ func (p *Postgres) ReconcileBacklog(ctx context.Context, now time.Time, limit in
 		return 0, nil
 	}
 	var n int
-	err := p.pool.QueryRow(ctx, p.q(`SELECT count(*) FROM (SELECT 1 FROM {s}.reconcile WHERE next_at <= $1 LIMIT $2) AS due`), now, limit).Scan(&n)
+	err := p.pool.QueryRow(ctx, p.q(`SELECT count(*) FROM (SELECT 1 FROM {s}.reconcile WHERE next_at <= $1 ORDER BY next_at LIMIT $2) AS due`), now, limit).Scan(&n)
 	return n, p.wrap("counting the reconcile backlog", err)
 }

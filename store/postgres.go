@@ -218,6 +218,22 @@ func parsePostgresDSN(opts PostgresOptions) (*pgxpool.Config, error) {
 	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "caddy-payments"
 	}
+	// The store's atomic steps are written for READ COMMITTED (row locks,
+	// compare-and-swap updates, SKIP LOCKED claims, a migration that reads
+	// after its advisory lock): a database or role whose default is
+	// stricter must not change that (tx also asks for it).
+	cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = "read committed"
+	if opts.TLS {
+		// Every way the DSN lets pgx connect must be TLS, verified: a
+		// sslmode the appended verify-full did not override (a value
+		// that swallowed it) would fall back to plain text.
+		for _, fc := range append([]*pgconn.FallbackConfig{{TLSConfig: cfg.ConnConfig.TLSConfig}}, cfg.ConnConfig.Fallbacks...) {
+			if fc.TLSConfig == nil || fc.TLSConfig.InsecureSkipVerify {
+				return nil, errors.New("store: postgres: tls is set but the dsn lets a connection go without verified TLS (check its sslmode and the value before it)")
+			}
+		}
+	}
+	withReplyTimeout(cfg, PostgresReplyTimeout)
 	return cfg, nil
 }
 
@@ -343,7 +359,7 @@ func (p *Postgres) tx(ctx context.Context, op string, fn func(tx pgx.Tx) error) 
 		return err
 	}
 	for attempt := 1; ; attempt++ {
-		err := pgx.BeginFunc(ctx, p.pool, fn)
+		err := pgx.BeginTxFunc(ctx, p.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, fn)
 		if err == nil {
 			return nil
 		}
