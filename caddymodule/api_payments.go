@@ -112,6 +112,7 @@ func (h *Handler) serveCreatePayment(w http.ResponseWriter, r *http.Request) err
 		// Answer with it, and log loudly: refunds will re-read it from the
 		// provider.
 		h.logger.Error("storing payment record", zap.String("payment_id", pay.ID), zap.Error(err))
+		h.deferWrites("payment", pay.ID, wr)
 	}
 	h.logger.Info("payment created", zap.String("provider", name), zap.String("payment_id", pay.ID),
 		zap.String("reference", pay.Reference), zap.String("status", string(pay.Status)))

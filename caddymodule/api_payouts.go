@@ -141,6 +141,7 @@ func (h *Handler) serveCreatePayout(w http.ResponseWriter, r *http.Request, c ca
 	}
 	if err := h.commitAnswer(ctx, r, wr, http.StatusCreated, answer); err != nil {
 		h.logger.Error("storing payout record", zap.String("payout_id", po.ID), zap.Error(err))
+		h.deferWrites("payout", po.ID, wr)
 	}
 	h.logger.Info("payout created", zap.String("provider", name), zap.String("payout_id", po.ID), zap.Int64("amount", po.Amount),
 		zap.String("status", po.Status), zap.String("created_by", c.by))

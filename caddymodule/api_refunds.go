@@ -155,6 +155,7 @@ func (h *Handler) serveCreateRefund(w http.ResponseWriter, r *http.Request, c ca
 		wr.Refund = nil
 		if err := h.store.PutRefund(ctx, rr); err != nil {
 			h.logger.Error("storing refund record", zap.String("refund_id", ref.ID), zap.Error(err))
+			h.deferWrites("refund", ref.ID, wr)
 		} else if _, _, err := h.store.ApplyRefundStatus(ctx, ref.ID, ref.Status, change); err != nil {
 			h.logger.Error("updating refund record", zap.String("refund_id", ref.ID), zap.Error(err))
 		}

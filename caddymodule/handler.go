@@ -202,6 +202,9 @@ type Handler struct {
 	transport *http.Transport
 	// recon paces the reconciler per provider account (reconcile.go).
 	recon *reconciler
+	// deferred retries record writes the store refused after a provider
+	// acted (deferred.go).
+	deferred *deferredWrites
 	// breakers are the accounts' circuit breakers, by block name
 	// (breaker.go).
 	breakers map[string]*breaker
@@ -290,6 +293,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.store = db
 	h.closeStore = closeDB
 	h.ctx = ctx
+	h.deferred = new(deferredWrites)
 	h.outboxDepth = new(atomic.Int64)
 	h.fetchLimiter = newNotifyLimiter(h.names, bucketRule{fetchAccountBurst, fetchAccountEvery},
 		bucketRule{fetchRefBurst, fetchRefEvery}, fetchRefMax)
@@ -399,6 +403,7 @@ func (h *Handler) Cleanup() error {
 		b.stop()
 	}
 	h.recon.wait(5 * time.Second)
+	h.deferred.wait(deferredAttempt)
 	if h.transport != nil {
 		h.transport.CloseIdleConnections()
 	}

@@ -152,3 +152,40 @@ func TestPostgresStorageOutage(t *testing.T) {
 		t.Fatalf("the retried refund after the outage: %d %v", code, out)
 	}
 }
+
+// TestPostgresStorageDeferredWrite: the database goes down while the
+// provider creates the payment (between the gateway's claim and its
+// commit). The merchant gets the truth (201 and the payment), and the
+// record, which the store refused, is written as soon as the database is
+// back (deferred.go), without any further request.
+func TestPostgresStorageDeferredWrite(t *testing.T) {
+	srv := pgtest.StartT(t, pgtest.Options{Durable: true})
+	fs := fake.NewServer(fakeSecret)
+	var halted atomic.Bool
+	fsrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/payments" && !halted.Swap(true) {
+			if err := srv.Halt("immediate"); err != nil {
+				t.Errorf("halting the database: %v", err)
+			}
+		}
+		fs.ServeHTTP(w, r)
+	}))
+	t.Cleanup(fsrv.Close)
+	sh := newShop(t)
+	t.Setenv("PAYMENTS_TEST_PG_DSN", srv.DSN(""))
+	loadCaddy(t, fakeSite(t, 9080, fsrv.URL, sh.srv.URL, "storage postgres {env.PAYMENTS_TEST_PG_DSN} {\nschema deferred\n}"))
+
+	code, pay := api(t, "POST", "/payments", testToken, fakePayment("ORD-PG-DEFER", 1200))
+	if code != 201 || pay["id"] == nil {
+		t.Fatalf("create while the database went down: %d %v; want 201 with the payment (the provider has it)", code, pay)
+	}
+	id := pay["id"].(string)
+	stored := func() string {
+		out, _ := srv.Exec("", "SELECT count(*) FROM deferred.payments WHERE id = '"+id+"'")
+		return out
+	}
+	if err := srv.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the refused record written once the database is back", func() bool { return stored() == "1" })
+}
