@@ -58,6 +58,14 @@ func (h *Handler) deferWrites(what, id string, wr *store.Writes) {
 			case <-time.After(delay):
 			}
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(h.ctx), deferredAttempt)
+			if w.Refund != nil {
+				// A refund record overwrites (PutRefund): one that a
+				// notification or the reconciler stored meanwhile is
+				// newer than ours and stays.
+				if _, err := h.store.GetRefund(ctx, w.Refund.ID); err == nil {
+					w.Refund = nil
+				}
+			}
 			err := h.store.Commit(ctx, &w)
 			cancel()
 			switch {
